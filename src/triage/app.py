@@ -1,0 +1,83 @@
+"""Assembles a running Triage from a configuration: classifier, runtime, telemetry, server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from triage.classifier.base import Classifier
+from triage.config import ClassifierConfig, TelemetryConfig, TriageConfig
+from triage.extproc.server import TriageServer, run_until_signalled
+from triage.runtime import Runtime, RuntimeHolder
+from triage.telemetry.recorder import DecisionLog, Recorder
+from triage.telemetry.setup import setup_telemetry
+
+log = logging.getLogger("triage")
+
+
+def load_classifier(cfg: ClassifierConfig) -> Classifier:
+    """The configured classifier bundle ('builtin' = the one shipped in the package)."""
+    from triage.classifier.onnx_model import OnnxClassifier, load_default  # noqa: PLC0415
+
+    if cfg.model == "builtin":
+        return load_default()
+    return OnnxClassifier.load(Path(cfg.model))
+
+
+def decision_log(cfg: TelemetryConfig) -> DecisionLog | None:
+    if cfg.decision_log is None:
+        return None
+    if cfg.decision_log == "-":
+        return DecisionLog(sys.stdout)
+    path = Path(cfg.decision_log)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return DecisionLog(path.open("a", encoding="utf-8", buffering=1))
+
+
+def build_runtime(config: TriageConfig, classifier: Classifier) -> Runtime:
+    return Runtime(
+        config=config,
+        classifier=classifier,
+        recorder=Recorder(decision_log(config.telemetry)),
+        executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-infer"),
+    )
+
+
+def warm_up(classifier: Classifier) -> None:
+    """Run the model a few times so the first real request does not pay for lazy initialisation."""
+    from triage.requests.input import RoutingInput  # noqa: PLC0415
+
+    samples = ("Hello!", "Write a Python function that merges two sorted lists.", "x " * 2000)
+    for _ in range(3):
+        for text in samples:
+            classifier.score(RoutingInput.from_text(text))
+
+
+async def serve(config: TriageConfig, config_path: Path | None, *, watch_interval_s: float = 1.0) -> int:
+    """Serve until SIGTERM/SIGINT, then shut down gracefully. Returns the exit code."""
+    flush = setup_telemetry(config.telemetry)
+    server = TriageServer(list(config.server.listen))
+    await server.start()
+    log.info("listening on %s (NOT_SERVING until the model is warm)", ", ".join(server.bound))
+    started = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    classifier = await loop.run_in_executor(None, load_classifier, config.classifier)
+    await loop.run_in_executor(None, warm_up, classifier)
+    holder = RuntimeHolder(build_runtime(config, classifier), config_path)
+    await server.ready(holder)
+    log.info(
+        "SERVING: classifier %s loaded and warm in %.0f ms; default route %r",
+        classifier.version,
+        (time.perf_counter() - started) * 1000,
+        config.default_route,
+    )
+    watcher = asyncio.create_task(holder.watch(watch_interval_s)) if config_path is not None else None
+    await run_until_signalled(server, asyncio.Event())
+    if watcher is not None:
+        watcher.cancel()
+    await server.shutdown(config.server.drain_seconds, flush)
+    return 0

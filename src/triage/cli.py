@@ -1,0 +1,170 @@
+"""``triage`` command line: argv → configuration → command; every command returns an exit code.
+
+Commands: serve, check-config, envoy-config, explain, run (the local stack), demo, train, eval, calibrate.
+Heavy modules are imported inside the command that needs them, so ``--help`` and ``check-config`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from triage import __version__
+from triage.config import TriageConfig, load_config
+from triage.errors import ConfigError, ModelLoadError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", type=Path, help="triage.yaml (default: the embedded default configuration)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="triage", description="LLM request router for Envoy (ext_proc sidecar).")
+    parser.add_argument("--version", action="version", version=f"triage {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="run the ext_proc server")
+    _config_arg(p)
+    p.add_argument("--listen", action="append", help="override server.listen (host:port or unix:/path)")
+
+    p = sub.add_parser("check-config", help="validate a configuration file and report every problem")
+    p.add_argument("file", type=Path)
+
+    p = sub.add_parser("envoy-config", help="write the Envoy bootstrap generated from the configuration")
+    _config_arg(p)
+    p.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+
+    p = sub.add_parser("explain", help="show the decision for a prompt and why, without Envoy")
+    _config_arg(p)
+    p.add_argument("prompt")
+    p.add_argument("--tier")
+    p.add_argument("--system", default="", help="a system prompt to send along")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("run", help="start Envoy + Triage + three fake providers on 127.0.0.1 until Ctrl-C")
+    _config_arg(p)
+
+    p = sub.add_parser("demo", help="start the local stack, send ~40 prompts through Envoy, print the table")
+    _config_arg(p)
+
+    for name, text in (
+        ("train", "train the classifier bundle from ../shared/data"),
+        ("eval", "evaluate routing quality and task accuracy"),
+        ("calibrate", "pick the policy threshold for a target strong-call share"),
+    ):
+        p = sub.add_parser(name, help=text, add_help=False)
+        p.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _load(path: Path | None) -> TriageConfig:
+    return load_config(path)
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = load_config(args.file)
+    print(
+        f"{args.file}: OK — {len(cfg.routes)} routes, {len(cfg.clusters)} clusters, {len(cfg.tiers)} tiers, "
+        f"default route {cfg.default_route!r}"
+    )
+    return EXIT_OK
+
+
+def _cmd_envoy_config(args: argparse.Namespace) -> int:
+    from triage.envoy.bootstrap import render_bootstrap  # noqa: PLC0415
+
+    text = render_bootstrap(_load(args.config))
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from triage.app import serve  # noqa: PLC0415
+
+    cfg = _load(args.config)
+    if args.listen:
+        cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"listen": args.listen})})
+    return asyncio.run(serve(cfg, args.config))
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from triage.app import load_classifier  # noqa: PLC0415
+    from triage.explain import explain, format_explanation  # noqa: PLC0415
+
+    cfg = _load(args.config)
+    classifier = load_classifier(cfg.classifier)
+    out = explain(args.prompt, cfg, classifier, tier=args.tier, system=args.system)
+    print(json.dumps(out, ensure_ascii=False) if args.json else format_explanation(out))
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from triage.sim.stack import run_forever  # noqa: PLC0415
+
+    return int(run_forever(args.config))
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from triage.sim.demo import run_demo  # noqa: PLC0415
+
+    return int(run_demo(args.config))
+
+
+def _cmd_delegated(args: argparse.Namespace) -> int:
+    if args.command == "train":
+        from triage.train.cli import main as train_main  # noqa: PLC0415
+
+        return int(train_main(args.args))
+    if args.command == "eval":
+        from triage.train.eval_cli import main as eval_main  # noqa: PLC0415
+
+        return int(eval_main(args.args))
+    from triage.train.calibrate import main as calibrate_main  # noqa: PLC0415
+
+    return int(calibrate_main(args.args))
+
+
+_COMMANDS = {
+    "serve": _cmd_serve,
+    "check-config": _cmd_check_config,
+    "envoy-config": _cmd_envoy_config,
+    "explain": _cmd_explain,
+    "run": _cmd_run,
+    "demo": _cmd_demo,
+    "train": _cmd_delegated,
+    "eval": _cmd_delegated,
+    "calibrate": _cmd_delegated,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as err:
+        print(f"triage: invalid configuration — {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except ModelLoadError as err:
+        print(f"triage: cannot load the classifier — {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,351 @@
+"""Typed configuration: one YAML file (``triage.yaml``), validated at load with every problem reported at once.
+
+The same file drives the ext_proc server and the generated Envoy bootstrap (``triage envoy-config``), so
+routes, clusters and chains cannot disagree. ``load_config`` raises ``ConfigError`` listing every problem:
+first all structural ones (types, unknown keys), then, once the structure is sound, every cross-reference
+(routes to clusters, tiers to routes, the ladder, the default route).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from triage.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "triage.yaml"
+_ADDRESS = re.compile(r"^(unix:/.+|\[?[A-Za-z0-9_.:-]+\]?:\d{1,5})$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+Name = Annotated[str, Field(pattern=_NAME.pattern, max_length=64)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_address(value: str) -> str:
+    if not _ADDRESS.match(value):
+        raise ValueError(f"{value!r} is not 'host:port' or 'unix:/absolute/path'")
+    return value
+
+
+class ClusterConfig(_Model):
+    """One provider endpoint that Envoy sends requests to."""
+
+    address: str = Field(description="host:port of the provider (a DNS name or an IP)")
+    tls: bool = False
+    sni: str | None = None
+    protocol: Literal["http1", "http2"] = "http1"
+    provider: str = Field("openai", description="gen_ai.provider.name reported for this cluster")
+    connect_timeout_ms: PositiveInt = 1000
+    path_prefix: str = ""
+
+    _address = field_validator("address")(_check_address)
+
+    @property
+    def host(self) -> str:
+        return self.address.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+
+class Price(_Model):
+    """USD per million tokens."""
+
+    input_per_mtok: Annotated[float, Field(ge=0)] = 0.0
+    output_per_mtok: Annotated[float, Field(ge=0)] = 0.0
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
+
+
+class ChainEntry(_Model):
+    """One step of a route's fallback chain: which cluster, and the model name that provider expects."""
+
+    cluster: Name
+    model: str = Field(min_length=1)
+    price: Price | None = Field(None, description="overrides the route's price for this step")
+
+
+class RouteConfig(_Model):
+    """A named destination. Envoy tries its chain in order on retriable failures."""
+
+    chain: list[ChainEntry] = Field(min_length=1)
+    price: Price = Price()
+    description: str = ""
+
+    def price_of(self, cluster: str | None) -> Price:
+        """The price of the step served by ``cluster`` (the first step when unknown)."""
+        for entry in self.chain:
+            if entry.cluster == cluster:
+                return entry.price or self.price
+        return self.chain[0].price or self.price
+
+
+class MetadataSource(_Model):
+    namespace: str = Field(min_length=1)
+    path: list[str] = Field(min_length=1)
+
+
+class HeaderSource(_Model):
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9-]+$")
+
+
+class TierSource(_Model):
+    """Where the tier comes from: never a header the client controls.
+
+    ``metadata``: Envoy dynamic metadata forwarded to ext_proc, e.g. jwt_authn's ``payload_in_metadata``
+    claims. ``header``: a header that an earlier Envoy filter sets after removing any client copy.
+    """
+
+    metadata: MetadataSource | None = None
+    header: HeaderSource | None = None
+
+
+class TierConfig(_Model):
+    """What a tier may use and spend."""
+
+    routes: list[Name] = Field(min_length=1, description="routes this tier may be sent to")
+    timeout_ms: PositiveInt | None = Field(None, description="latency budget: Envoy's request timeout")
+    max_input_tokens: PositiveInt | None = None
+    max_output_tokens: PositiveInt | None = Field(None, description="caps the body's max_tokens")
+    max_cost_usd: Annotated[float, Field(gt=0)] | None = Field(None, description="estimated cost cap")
+
+
+class LadderStep(_Model):
+    """A route and the strong score from which a request climbs to it."""
+
+    route: Name
+    min_score: Probability = 0.0
+
+
+class Uncertainty(_Model):
+    """Scores within ``margin`` below a step's threshold climb to that step when ``escalate`` is true."""
+
+    margin: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
+    escalate: bool = False
+
+
+DEFAULT_TASK_BIAS: dict[str, float] = {
+    "code": 0.6,
+    "math": 0.6,
+    "extraction": 0.3,
+    "reasoning": 0.3,
+    "open_qa": 0.0,
+    "creative_writing": 0.0,
+    "brainstorming": -0.2,
+    "rewrite": -0.3,
+    "summarization": -0.5,
+    "translation": -0.5,
+    "classification": -0.5,
+}
+
+
+class PolicyConfig(_Model):
+    """How scores become a route."""
+
+    ladder: list[LadderStep] = Field(min_length=1)
+    task_bias: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TASK_BIAS))
+    uncertainty: Uncertainty = Uncertainty()
+    skip_below_tokens: Annotated[int, Field(ge=0)] = 0
+    expected_output_tokens: PositiveInt = 512
+    deadline_ms: PositiveInt = 25
+
+
+class KillSwitch(_Model):
+    """Force every request of the listed tiers (all tiers when empty) to one route."""
+
+    route: Name
+    tiers: list[Name] = Field(default_factory=list)
+
+
+class ServerConfig(_Model):
+    listen: list[str] = Field(default_factory=lambda: ["127.0.0.1:50051"], min_length=1)
+    drain_seconds: Annotated[float, Field(ge=0)] = 5.0
+    max_body_bytes: PositiveInt = 8 * 1024 * 1024
+
+    @field_validator("listen")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [_check_address(v) for v in value]
+
+
+class ClassifierConfig(_Model):
+    model: str = Field("builtin", description="'builtin' or a path to a model bundle directory")
+
+
+class TelemetryConfig(_Model):
+    service_name: str = "triage"
+    otlp_endpoint: str | None = Field(None, description="OTLP/gRPC endpoint; off when unset")
+    capture_content: bool = False
+    decision_log: str | None = Field(None, description="file for one JSON line per decision; '-' = stdout")
+
+
+class EnvoyTracing(_Model):
+    collector: str
+    service_name: str = "triage-envoy"
+
+    _address = field_validator("collector")(_check_address)
+
+
+class JwtConfig(_Model):
+    """A jwt_authn provider whose claims (put in metadata) can carry the tier."""
+
+    issuer: str
+    jwks_file: str | None = None
+    jwks_inline: str | None = None
+    hmac_secret: str | None = Field(None, description="HS256 shared secret (demo and tests only)")
+    required: bool = False
+
+
+class EnvoyConfig(_Model):
+    """Settings of the generated Envoy bootstrap (``triage envoy-config``)."""
+
+    listen: str = "0.0.0.0:10000"
+    admin: str = "127.0.0.1:9901"
+    extproc: str = Field("127.0.0.1:50051", description="where Envoy reaches Triage")
+    access_log: str = "/dev/stdout"
+    message_timeout_ms: PositiveInt = 500
+    failure_mode_allow: bool = True
+    request_timeout_ms: PositiveInt = 300_000
+    tracing: EnvoyTracing | None = None
+    jwt: JwtConfig | None = None
+
+    _addresses = field_validator("listen", "admin", "extproc")(_check_address)
+
+
+class TriageConfig(_Model):
+    """The whole ``triage.yaml``."""
+
+    version: Literal[1] = 1
+    clusters: dict[Name, ClusterConfig] = Field(min_length=1)
+    routes: dict[Name, RouteConfig] = Field(min_length=1)
+    default_route: Name
+    tier_source: TierSource = TierSource()
+    default_tier: Name = "default"
+    tiers: dict[Name, TierConfig] = Field(default_factory=dict)
+    policy: PolicyConfig
+    kill_switch: KillSwitch | None = None
+    server: ServerConfig = ServerConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
+    envoy: EnvoyConfig = EnvoyConfig()
+
+    def tier(self, name: str | None) -> tuple[str, TierConfig]:
+        """The named tier, or the default tier when the name is unknown or absent."""
+        if name and name in self.tiers:
+            return name, self.tiers[name]
+        return self.default_tier, self.tiers[self.default_tier]
+
+
+def _cross_reference_problems(cfg: TriageConfig) -> list[str]:
+    problems: list[str] = []
+    routes, clusters = set(cfg.routes), set(cfg.clusters)
+
+    def need_route(where: str, name: str) -> None:
+        if name not in routes:
+            problems.append(f"{where}: unknown route {name!r} (routes: {', '.join(sorted(routes))})")
+
+    for rname, route in cfg.routes.items():
+        for i, entry in enumerate(route.chain):
+            if entry.cluster not in clusters:
+                problems.append(
+                    f"routes.{rname}.chain.{i}.cluster: unknown cluster {entry.cluster!r} "
+                    f"(clusters: {', '.join(sorted(clusters))})"
+                )
+        if len({e.cluster for e in route.chain}) != len(route.chain):
+            problems.append(f"routes.{rname}.chain: a cluster appears twice; each step needs its own cluster")
+    need_route("default_route", cfg.default_route)
+    if cfg.default_tier not in cfg.tiers:
+        problems.append(
+            f"default_tier: {cfg.default_tier!r} is not defined under tiers "
+            f"(tiers: {', '.join(sorted(cfg.tiers)) or 'none'})"
+        )
+    for tname, tier in cfg.tiers.items():
+        for i, r in enumerate(tier.routes):
+            need_route(f"tiers.{tname}.routes.{i}", r)
+    for i, step in enumerate(cfg.policy.ladder):
+        need_route(f"policy.ladder.{i}.route", step.route)
+    thresholds = [s.min_score for s in cfg.policy.ladder]
+    if thresholds != sorted(thresholds) or len(set(thresholds)) != len(thresholds):
+        problems.append("policy.ladder: min_score must strictly increase from the first step to the last")
+    if cfg.policy.ladder and cfg.policy.ladder[0].min_score != 0.0:
+        problems.append("policy.ladder.0.min_score: the first step is the floor and must be 0")
+    ladder_routes = [s.route for s in cfg.policy.ladder]
+    if len(set(ladder_routes)) != len(ladder_routes):
+        problems.append("policy.ladder: a route appears twice")
+    from triage.classifier.base import TASK_LABELS  # noqa: PLC0415  (keeps config importable alone)
+
+    for label in cfg.policy.task_bias:
+        if label not in TASK_LABELS:
+            problems.append(f"policy.task_bias.{label}: unknown task label (labels: {', '.join(TASK_LABELS)})")
+    if cfg.kill_switch is not None:
+        need_route("kill_switch.route", cfg.kill_switch.route)
+        for i, t in enumerate(cfg.kill_switch.tiers):
+            if t not in cfg.tiers:
+                problems.append(f"kill_switch.tiers.{i}: unknown tier {t!r}")
+    src = cfg.tier_source
+    if src.metadata is not None and src.header is not None:
+        problems.append("tier_source: give either metadata or header, not both")
+    jwt = cfg.envoy.jwt
+    if jwt is not None and sum(x is not None for x in (jwt.jwks_file, jwt.jwks_inline, jwt.hmac_secret)) != 1:
+        problems.append("envoy.jwt: give exactly one of jwks_file, jwks_inline, hmac_secret")
+    return problems
+
+
+def _format_validation_error(err: ValidationError) -> list[str]:
+    problems = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        problems.append(f"{loc}: {msg}")
+    return problems
+
+
+def parse_config(data: Any, source: str = "configuration") -> TriageConfig:
+    """Validate an already-parsed YAML document. Raises ``ConfigError`` with every problem."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(["(top level): expected a mapping of settings"], source)
+    try:
+        cfg = TriageConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err), source) from None
+    problems = _cross_reference_problems(cfg)
+    if problems:
+        raise ConfigError(problems, source)
+    return cfg
+
+
+def load_config(path: str | Path | None = None) -> TriageConfig:
+    """Load ``path``, or the embedded default configuration when ``path`` is None."""
+    if path is None:
+        text = default_config_text()
+        source = f"<embedded {DEFAULT_CONFIG_NAME}>"
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError([f"cannot read: {err.strerror or err}"], source) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError([f"not valid YAML: {err}"], source) from None
+    return parse_config(data, source)
+
+
+def default_config_text() -> str:
+    return resources.files("triage.defaults").joinpath(DEFAULT_CONFIG_NAME).read_text(encoding="utf-8")

@@ -1,0 +1,131 @@
+"""Decisions → ext_proc replies. The only module that builds ``ProcessingResponse`` messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+from envoy.config.core.v3 import base_pb2
+from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
+from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
+from envoy.type.v3 import http_status_pb2
+from google.protobuf import struct_pb2
+
+HEADER_ROUTE = "x-triage-route"
+HEADER_DECISION_ID = "x-triage-decision-id"
+HEADER_TIER = "x-triage-tier"
+HEADER_TIMEOUT = "x-envoy-upstream-rq-timeout-ms"
+METADATA_NAMESPACE = "triage"
+
+_OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
+_Mode = processing_mode_pb2.ProcessingMode
+
+
+def _header_mutation(set_headers: Mapping[str, str], remove: Iterable[str] = ()) -> ep.HeaderMutation:
+    return ep.HeaderMutation(
+        set_headers=[
+            base_pb2.HeaderValueOption(
+                header=base_pb2.HeaderValue(key=k, raw_value=v.encode()), append_action=_OVERWRITE
+            )
+            for k, v in set_headers.items()
+        ],
+        remove_headers=list(remove),
+    )
+
+
+def _struct(namespaces: Mapping[str, Mapping[str, Any]]) -> struct_pb2.Struct:
+    out = struct_pb2.Struct()
+    out.update({ns: dict(values) for ns, values in namespaces.items()})
+    return out
+
+
+def request_headers(remove: Iterable[str] = ()) -> ep.ProcessingResponse:
+    """Continue to the body, dropping the client's copies of Triage's own headers."""
+    common = ep.CommonResponse(header_mutation=_header_mutation({}, remove))
+    return ep.ProcessingResponse(request_headers=ep.HeadersResponse(response=common))
+
+
+def pass_through(remove: Iterable[str] = ()) -> ep.ProcessingResponse:
+    """Not a routed request: send no body and no response to Triage (mode override)."""
+    common = ep.CommonResponse(header_mutation=_header_mutation({}, remove))
+    return ep.ProcessingResponse(
+        request_headers=ep.HeadersResponse(response=common),
+        mode_override=_Mode(
+            request_body_mode=_Mode.NONE,
+            response_header_mode=_Mode.SKIP,
+            response_body_mode=_Mode.NONE,
+        ),
+    )
+
+
+def request_body_continue() -> ep.ProcessingResponse:
+    return ep.ProcessingResponse(request_body=ep.BodyResponse())
+
+
+def route(
+    headers: Mapping[str, str],
+    body: bytes | None,
+    metadata: Mapping[str, Mapping[str, Any]],
+) -> ep.ProcessingResponse:
+    """Send the request on its chosen route: set routing headers, replace the body (fixing its length),
+    re-select the route (``clear_route_cache``) and leave the decision in dynamic metadata."""
+    set_headers = dict(headers)
+    body_mutation = None
+    if body is not None:
+        set_headers["content-length"] = str(len(body))
+        body_mutation = ep.BodyMutation(body=body)
+    common = ep.CommonResponse(
+        header_mutation=_header_mutation(set_headers), body_mutation=body_mutation, clear_route_cache=True
+    )
+    return ep.ProcessingResponse(request_body=ep.BodyResponse(response=common), dynamic_metadata=_struct(metadata))
+
+
+def error_body(error_type: str, code: str, message: str) -> bytes:
+    """An OpenAI-style error document."""
+    return orjson.dumps({"error": {"message": message, "type": error_type, "param": None, "code": code}})
+
+
+def reject(
+    status: int,
+    error_type: str,
+    code: str,
+    message: str,
+    headers: Mapping[str, str],
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
+) -> ep.ProcessingResponse:
+    """Answer the client directly with an OpenAI-style JSON error; no provider is called."""
+    all_headers = {"content-type": "application/json", **headers}
+    return ep.ProcessingResponse(
+        immediate_response=ep.ImmediateResponse(
+            status=http_status_pb2.HttpStatus(code=status),
+            headers=_header_mutation(all_headers),
+            body=error_body(error_type, code, message),
+            details=f"triage_{code}",
+        ),
+        dynamic_metadata=_struct(metadata) if metadata else None,
+    )
+
+
+def response_headers(headers: Mapping[str, str]) -> ep.ProcessingResponse:
+    common = ep.CommonResponse(header_mutation=_header_mutation(headers))
+    return ep.ProcessingResponse(response_headers=ep.HeadersResponse(response=common))
+
+
+def response_body(
+    replacement: bytes | None = None, metadata: Mapping[str, Mapping[str, Any]] | None = None
+) -> ep.ProcessingResponse:
+    """Forward a response chunk at once (optionally rewritten) and, on the last one, the outcome metadata."""
+    common = None
+    if replacement is not None:
+        mutation = ep.BodyMutation(body=replacement) if replacement else ep.BodyMutation(clear_body=True)
+        common = ep.CommonResponse(body_mutation=mutation)
+    return ep.ProcessingResponse(
+        response_body=ep.BodyResponse(response=common) if common else ep.BodyResponse(),
+        dynamic_metadata=_struct(metadata) if metadata else None,
+    )
+
+
+def trailers(kind: str) -> ep.ProcessingResponse:
+    """Answer a trailers message unchanged (``kind`` is ``request_trailers`` or ``response_trailers``)."""
+    return ep.ProcessingResponse(**{kind: ep.TrailersResponse()})

@@ -1,0 +1,398 @@
+"""One ``Processor`` per ext_proc stream (one HTTP request), phase by phase.
+
+request_headers → note the path, tier, request id and trace context; strip client copies of Triage's
+headers; pass through anything that is not a routed API call. request_body (buffered) → parse, classify
+(off the event loop, with a deadline), decide, rewrite. response_headers → status, real cluster,
+attempts. response_body (streamed) → each chunk answered at once while usage is read; the last one
+completes the decision record.
+
+Errors become ext_proc outcomes in exactly one place, ``outcome_for``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
+from google.protobuf import struct_pb2
+from opentelemetry.trace import Span
+
+from triage import policy
+from triage.classifier.base import Scores
+from triage.errors import ClientError, DeadlineExceeded, InvalidRequest, RouterFault
+from triage.extproc import mutations as mu
+from triage.record import DecisionRecord
+from triage.requests import ApiSpec, ParsedRequest, parse_request, rewrite_body, spec_for_path
+from triage.runtime import Runtime
+from triage.usage import UsageReader
+
+log = logging.getLogger("triage.extproc")
+
+TRIAGE_HEADER_PREFIX = "x-triage-"
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Answer the client with this error (a client's fault or a budget)."""
+
+    status: int
+    error_type: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailOpen:
+    """Send the request to the default route; ``reason`` is recorded and counted."""
+
+    reason: policy.Fault
+
+
+def outcome_for(error: BaseException) -> Reject | FailOpen:
+    """The one mapping from errors to ext_proc outcomes: client faults → 4xx, anything else → fail open."""
+    if isinstance(error, ClientError):
+        return Reject(error.status, error.error_type, error.code, error.message)
+    if isinstance(error, RouterFault):
+        return FailOpen("deadline" if isinstance(error, DeadlineExceeded) else "error")
+    return FailOpen("error")
+
+
+def _headers(message: ep.HttpHeaders) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for h in message.headers.headers:
+        out[h.key] = h.raw_value.decode("latin-1") if h.raw_value else h.value
+    return out
+
+
+def _struct_path(struct: struct_pb2.Struct, path: Sequence[str]) -> str | None:
+    value: Any = struct
+    for key in path:
+        if isinstance(value, struct_pb2.Struct):
+            if key not in value.fields:
+                return None
+            value = value.fields[key]
+        if isinstance(value, struct_pb2.Value):
+            kind = value.WhichOneof("kind")
+            value = value.struct_value if kind == "struct_value" else getattr(value, kind or "null_value")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():  # a numeric claim such as tier: 2
+        return str(int(value))
+    return None
+
+
+def _attribute(message: ep.ProcessingRequest, name: str) -> str | None:
+    attrs = message.attributes.get("envoy.filters.http.ext_proc")
+    if attrs is None or name not in attrs.fields:
+        return None
+    value = attrs.fields[name]
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return str(value.string_value)
+    if kind == "number_value":
+        return str(int(value.number_value))
+    return None
+
+
+class Processor:
+    """The state of one HTTP request as it passes through Envoy."""
+
+    def __init__(self, runtime: Runtime, invocation_metadata: Mapping[str, str]) -> None:
+        self.rt = runtime
+        self._carrier = invocation_metadata
+        self._span: Span | None = None
+        self._record: DecisionRecord | None = None
+        self._spec: ApiSpec | None = None
+        self._tier: str | None = None
+        self._content_type: str | None = None
+        self._body = bytearray()
+        self._usage: UsageReader | None = None
+        self._injected_usage = False
+        self._start_ns = 0
+        self._done = False
+
+    # -- dispatch ---------------------------------------------------------------------------------
+
+    async def process(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
+        """Answer one message of the stream with the matching reply; never raises."""
+        kind = message.WhichOneof("request")
+        try:
+            if kind == "request_headers":
+                return self._on_request_headers(message)
+            if kind == "request_body":
+                return await self._on_request_body(message)
+            if kind == "response_headers":
+                return self._on_response_headers(message)
+            if kind == "response_body":
+                return self._on_response_body(message)
+            return mu.trailers(kind or "request_trailers")
+        except Exception as err:  # the stream must get an answer whatever happened
+            log.exception("internal error in %s (failing open)", kind)
+            return self._fallback_reply(kind, err)
+
+    def close(self) -> None:
+        """The stream ended. If the response never completed (client gone, upstream reset), say so."""
+        if self._record is not None and not self._done:
+            self._done = True
+            self._record.aborted = self._record.status is None or not (self._record.completed or False)
+            if self._usage is not None:
+                self._apply_usage()
+            self._record.duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
+            self.rt.recorder.finished(self._span, self._record)
+
+    # -- request headers --------------------------------------------------------------------------
+
+    def _on_request_headers(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
+        self._start_ns = time.perf_counter_ns()
+        headers = _headers(message.request_headers)
+        strip = [k for k in headers if k.startswith(TRIAGE_HEADER_PREFIX)]
+        path = headers.get(":path", "")
+        spec = spec_for_path(path) if headers.get(":method", "POST") == "POST" else None
+        if spec is None:
+            return mu.pass_through(strip)
+        self._spec = spec
+        self._content_type = headers.get("content-type")
+        self._tier = self._read_tier(message, headers)
+        self._record = DecisionRecord(
+            decision_id=uuid.uuid4().hex,
+            time_unix_ms=time.time_ns() // 1_000_000,
+            endpoint=spec.name,
+            request_id=headers.get("x-request-id") or _attribute(message, "request.id"),
+            tier=self._tier,
+        )
+        self._span = self.rt.recorder.start(self._carrier, time.time_ns(), path)
+        self._record.trace_id = self.rt.recorder.trace_id(self._span)
+        if message.request_headers.end_of_stream:  # a POST without a body
+            return self._reply_outcome(outcome_for(self._empty_body()), "request_headers")
+        return mu.request_headers(strip)
+
+    def _read_tier(self, message: ep.ProcessingRequest, headers: Mapping[str, str]) -> str | None:
+        """The tier from the configured trusted source (never a header the client controls)."""
+        source = self.rt.config.tier_source
+        if source.header is not None:
+            return headers.get(source.header.name)
+        if source.metadata is not None:
+            md = message.metadata_context.filter_metadata
+            if source.metadata.namespace in md:
+                return _struct_path(md[source.metadata.namespace], source.metadata.path)
+        return None
+
+    @staticmethod
+    def _empty_body() -> ClientError:
+        return InvalidRequest("The request body is empty; expected a JSON object.", "empty_body")
+
+    # -- request body -----------------------------------------------------------------------------
+
+    async def _on_request_body(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
+        if self._spec is None or self._record is None:
+            return mu.request_body_continue()
+        body = message.request_body
+        if not body.end_of_stream:  # only with a streamed request body: collect until the end
+            if len(self._body) + len(body.body) <= self.rt.config.server.max_body_bytes:
+                self._body += body.body
+            return mu.request_body_continue()
+        data = bytes(self._body) + body.body if self._body else body.body
+        self._body.clear()
+        if self._tier is None and message.HasField("metadata_context"):
+            self._tier = self._read_tier(message, {})
+        started = time.perf_counter_ns()
+        try:
+            parsed = parse_request(data, self._spec, self._content_type)
+        except ClientError as err:
+            return self._reply_outcome(outcome_for(err), "request_body")
+        outcome = policy.plan(parsed.input, self._tier, self.rt.config)
+        scores: Scores | None = None
+        if outcome is None:
+            scores, fault = await self._classify(parsed)
+            outcome = policy.decide(parsed.input, scores, self._tier, self.rt.config, fault=fault)
+        latency_us = (time.perf_counter_ns() - started) // 1000
+        self._note_decision(parsed, outcome, scores, latency_us)
+        if isinstance(outcome, policy.Rejection):
+            return self._reply_outcome(
+                Reject(outcome.status, outcome.error_type, outcome.code, outcome.message), "request_body"
+            )
+        return self._route(parsed, outcome)
+
+    async def _classify(self, parsed: ParsedRequest) -> tuple[Scores | None, policy.Fault | None]:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.rt.executor, self.rt.classifier.score, parsed.input)
+        try:
+            return await asyncio.wait_for(future, self.rt.deadline_s), None
+        except TimeoutError:
+            outcome = outcome_for(DeadlineExceeded(f"classifier over {self.rt.config.policy.deadline_ms} ms"))
+        except Exception as err:
+            log.exception("classifier failed (failing open)")
+            outcome = outcome_for(err)
+        assert isinstance(outcome, FailOpen)
+        return None, outcome.reason
+
+    def _note_decision(
+        self,
+        parsed: ParsedRequest,
+        outcome: policy.Decision | policy.Rejection,
+        scores: Scores | None,
+        latency_us: int,
+    ) -> None:
+        rec = self._record
+        assert rec is not None
+        inp = parsed.input
+        rec.model_requested = inp.model
+        rec.input_tokens_estimate = inp.input_tokens_estimate
+        rec.stream = inp.stream
+        rec.router_latency_us = latency_us
+        rec.tier = outcome.tier
+        if scores is not None:
+            rec.task = scores.task
+            rec.task_probability = round(scores.task_probability, 4)
+            rec.p_strong = round(scores.p_strong, 4)
+            rec.classifier_version = self.rt.classifier.version
+        if isinstance(outcome, policy.Decision):
+            rec.route = outcome.route
+            rec.reason = outcome.reason
+            rec.chain = [f"{e.cluster}/{e.model}" for e in outcome.chain]
+            rec.model_sent = outcome.model
+            rec.strong_score = None if outcome.strong_score is None else round(outcome.strong_score, 4)
+            rec.threshold = outcome.threshold
+            rec.estimated_cost_usd = outcome.estimated_cost_usd
+            if outcome.reason in ("deadline", "error"):
+                rec.error_code = outcome.reason
+            self.rt.recorder.decided(self._span, rec)
+
+    def _route(self, parsed: ParsedRequest, decision: policy.Decision) -> ep.ProcessingResponse:
+        rec = self._record
+        assert rec is not None
+        self._injected_usage = parsed.input.stream and parsed.spec.stream_usage and "stream_options" not in parsed.doc
+        body = rewrite_body(parsed, model=decision.model, include_usage=True, max_tokens_cap=decision.max_tokens_cap)
+        headers = {
+            mu.HEADER_ROUTE: decision.route,
+            mu.HEADER_DECISION_ID: rec.decision_id,
+            mu.HEADER_TIER: decision.tier,
+        }
+        if decision.timeout_ms is not None:
+            headers[mu.HEADER_TIMEOUT] = str(decision.timeout_ms)
+        return mu.route(headers, body, {mu.METADATA_NAMESPACE: self._summary()})
+
+    def _summary(self) -> dict[str, Any]:
+        """The decision summary for Envoy's access log and upstream filters (dynamic metadata)."""
+        rec = self._record
+        assert rec is not None
+        fields = ("decision_id", "route", "reason", "tier", "task", "p_strong", "strong_score", "model_sent")
+        return {k: v for k in fields if (v := getattr(rec, k)) is not None}
+
+    # -- outcomes ---------------------------------------------------------------------------------
+
+    def _reply_outcome(self, outcome: Reject | FailOpen, phase: str) -> ep.ProcessingResponse:
+        rec = self._record
+        if isinstance(outcome, Reject):
+            decision_id = rec.decision_id if rec else uuid.uuid4().hex
+            if rec is not None and not self._done:
+                self._done = True
+                rec.status = outcome.status
+                rec.reason = rec.reason or "rejected"
+                rec.error_code = outcome.code
+                rec.duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
+                self.rt.recorder.rejected(self._span, rec)
+            return mu.reject(
+                outcome.status,
+                outcome.error_type,
+                outcome.code,
+                outcome.message,
+                {mu.HEADER_DECISION_ID: decision_id},
+            )
+        return self._fail_open(outcome.reason, phase)
+
+    def _fail_open(self, reason: policy.Fault, phase: str) -> ep.ProcessingResponse:
+        """Let the request continue on the default route; never leave a message unanswered."""
+        rec = self._record
+        if rec is not None and rec.route is None:
+            rec.route = self.rt.config.default_route
+            rec.reason = reason
+            rec.error_code = reason
+            self.rt.recorder.decided(self._span, rec)
+        if phase == "request_body":
+            headers = {mu.HEADER_ROUTE: self.rt.config.default_route}
+            if rec is not None:
+                headers[mu.HEADER_DECISION_ID] = rec.decision_id
+            return mu.route(headers, None, {mu.METADATA_NAMESPACE: {"reason": reason}})
+        if phase == "request_headers":
+            return mu.request_headers()
+        if phase == "response_headers":
+            return mu.response_headers({})
+        if phase == "response_body":
+            return mu.response_body()
+        return mu.trailers(phase)
+
+    def _fallback_reply(self, kind: str | None, err: Exception) -> ep.ProcessingResponse:
+        outcome = outcome_for(err)
+        if isinstance(outcome, Reject) and kind in ("request_headers", "request_body"):
+            return self._reply_outcome(outcome, kind)
+        reason = outcome.reason if isinstance(outcome, FailOpen) else "error"
+        return self._fail_open(reason, kind or "request_trailers")
+
+    # -- response ---------------------------------------------------------------------------------
+
+    def _on_response_headers(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
+        rec = self._record
+        if rec is None or self._spec is None:
+            return mu.response_headers({})
+        headers = _headers(message.response_headers)
+        status = headers.get(":status") or _attribute(message, "response.code")
+        rec.status = int(status) if status and status.isdigit() else None
+        rec.cluster = _attribute(message, "xds.cluster_name")
+        if rec.cluster in self.rt.config.clusters:
+            rec.provider = self.rt.config.clusters[rec.cluster].provider
+        attempts = headers.get("x-envoy-attempt-count")
+        rec.attempts = int(attempts) if attempts and attempts.isdigit() else None
+        self._usage = UsageReader(self._spec.usage, headers.get("content-type"), hide_usage_event=self._injected_usage)
+        out = {mu.HEADER_DECISION_ID: rec.decision_id}
+        if rec.route:
+            out[mu.HEADER_ROUTE] = rec.route
+        if message.response_headers.end_of_stream:
+            self._complete()
+        return mu.response_headers(out)
+
+    def _on_response_body(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
+        if self._usage is None:
+            return mu.response_body()
+        body = message.response_body
+        replacement = self._usage.feed(body.body)
+        if not body.end_of_stream:
+            return mu.response_body(replacement)
+        metadata = self._complete()
+        return mu.response_body(replacement, metadata)
+
+    def _apply_usage(self) -> None:
+        rec, reader = self._record, self._usage
+        assert rec is not None
+        assert reader is not None
+        usage = reader.finish()
+        rec.streamed = usage.streamed
+        rec.completed = usage.completed
+        rec.response_model = usage.response_model
+        rec.input_tokens = usage.input_tokens
+        rec.output_tokens = usage.output_tokens
+        if usage.known and rec.route in self.rt.config.routes:
+            price = self.rt.config.routes[rec.route].price_of(rec.cluster)
+            rec.cost_usd = round(price.cost(usage.input_tokens or 0, usage.output_tokens or 0), 8)
+
+    def _complete(self) -> dict[str, dict[str, Any]]:
+        """The response is over: finish the record, end the span, return the outcome metadata."""
+        rec = self._record
+        assert rec is not None
+        self._apply_usage()
+        rec.aborted = bool(rec.streamed and not rec.completed)
+        rec.duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
+        self._done = True
+        self.rt.recorder.finished(self._span, rec)
+        outcome = {
+            k: v
+            for k in ("input_tokens", "output_tokens", "cost_usd", "cluster", "attempts")
+            if (v := getattr(rec, k)) is not None
+        }
+        return {mu.METADATA_NAMESPACE: outcome}

