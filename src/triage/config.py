@@ -35,6 +35,8 @@ class _Model(BaseModel):
 def _check_address(value: str) -> str:
     if not _ADDRESS.match(value):
         raise ValueError(f"{value!r} is not 'host:port' or 'unix:/absolute/path'")
+    if not value.startswith("unix:") and int(value.rsplit(":", 1)[1]) > 65535:
+        raise ValueError(f"{value!r}: the port must be at most 65535")
     return value
 
 
@@ -243,9 +245,12 @@ class TriageConfig(_Model):
     envoy: EnvoyConfig = EnvoyConfig()
 
     def tier(self, name: str | None) -> tuple[str, TierConfig]:
-        """The named tier, or the default tier when the name is unknown or absent."""
+        """The named tier, or the default tier when the name is unknown or absent. With no tiers
+        configured, every request gets the default tier with every route allowed."""
         if name and name in self.tiers:
             return name, self.tiers[name]
+        if not self.tiers:
+            return self.default_tier, TierConfig(routes=list(self.routes))
         return self.default_tier, self.tiers[self.default_tier]
 
 
@@ -267,7 +272,7 @@ def _cross_reference_problems(cfg: TriageConfig) -> list[str]:
         if len({e.cluster for e in route.chain}) != len(route.chain):
             problems.append(f"routes.{rname}.chain: a cluster appears twice; each step needs its own cluster")
     need_route("default_route", cfg.default_route)
-    if cfg.default_tier not in cfg.tiers:
+    if cfg.tiers and cfg.default_tier not in cfg.tiers:
         problems.append(
             f"default_tier: {cfg.default_tier!r} is not defined under tiers "
             f"(tiers: {', '.join(sorted(cfg.tiers)) or 'none'})"

@@ -12,7 +12,7 @@
         └── DeadlineExceeded       the classifier missed its deadline
 
 Over-budget requests are not exceptions: the pure policy returns a ``Rejection`` for them.
-Only ``triage.extproc.outcomes.outcome_for`` turns these into ext_proc replies.
+Only ``triage.extproc.processor.outcome_for`` turns these into ext_proc replies.
 """
 
 from __future__ import annotations

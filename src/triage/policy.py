@@ -74,6 +74,8 @@ def strong_score(scores: Scores, task_bias: Mapping[str, float]) -> float:
     (summarization, translation, classification). With no bias it is ``p_strong`` itself.
     """
     shift = sum(p * task_bias.get(label, 0.0) for label, p in scores.task_probs.items())
+    if shift == 0.0:
+        return scores.p_strong  # exactly, so a score at a threshold reaches it
     return 1.0 / (1.0 + math.exp(-(_logit(scores.p_strong) + shift)))
 
 

@@ -49,8 +49,10 @@ def _apply_usage(usage: Usage, block: Any, shape: UsageShape) -> None:
     if not isinstance(block, dict):
         return
     if shape == "openai":
-        usage.input_tokens = _int(block.get("prompt_tokens", block.get("input_tokens"))) or usage.input_tokens
-        usage.output_tokens = _int(block.get("completion_tokens", block.get("output_tokens"))) or usage.output_tokens
+        inp = _int(block.get("prompt_tokens", block.get("input_tokens")))
+        out = _int(block.get("completion_tokens", block.get("output_tokens")))
+        usage.input_tokens = usage.input_tokens if inp is None else inp
+        usage.output_tokens = usage.output_tokens if out is None else out
         details = block.get("prompt_tokens_details")
         if isinstance(details, dict):
             usage.cache_read_tokens = _int(details.get("cached_tokens"))

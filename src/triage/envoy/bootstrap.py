@@ -25,7 +25,8 @@ OTEL_CLUSTER = "otel_collector"
 CHAIN_OVERRIDE_NAMESPACE = "triage.chain"
 JWT_PROVIDER = "triage_jwt"
 JWT_PAYLOAD_KEY = "jwt_payload"
-TRIAGE_HEADERS = ("x-triage-route", "x-triage-tier", "x-triage-decision-id")
+# Headers only Triage sets: a client's copy is removed before anything else runs.
+TRIAGE_HEADERS = ("x-triage-route", "x-triage-tier", "x-triage-decision-id", "x-envoy-upstream-rq-timeout-ms")
 BUFFER_LIMIT_BYTES = 16 * 1024 * 1024  # whole prompts are buffered for ext_proc and for retries
 
 _HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"

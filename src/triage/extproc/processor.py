@@ -35,6 +35,8 @@ from triage.usage import UsageReader
 log = logging.getLogger("triage.extproc")
 
 TRIAGE_HEADER_PREFIX = "x-triage-"
+# Headers only Triage may set: a client's copy is removed (Envoy's header_mutation filter does it too).
+_CLIENT_FORBIDDEN = frozenset({mu.HEADER_TIMEOUT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class Reject:
     error_type: str
     code: str
     message: str
+    reason: str = "rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +76,9 @@ def _headers(message: ep.HttpHeaders) -> dict[str, str]:
 def _struct_path(struct: struct_pb2.Struct, path: Sequence[str]) -> str | None:
     value: Any = struct
     for key in path:
-        if isinstance(value, struct_pb2.Struct):
-            if key not in value.fields:
-                return None
-            value = value.fields[key]
+        if not isinstance(value, struct_pb2.Struct) or key not in value.fields:
+            return None  # missing, or a scalar before the end of the path
+        value = value.fields[key]
         if isinstance(value, struct_pb2.Value):
             kind = value.WhichOneof("kind")
             value = value.struct_value if kind == "struct_value" else getattr(value, kind or "null_value")
@@ -116,6 +118,7 @@ class Processor:
         self._injected_usage = False
         self._start_ns = 0
         self._done = False
+        self._strip: list[str] = []
 
     # -- dispatch ---------------------------------------------------------------------------------
 
@@ -151,7 +154,8 @@ class Processor:
     def _on_request_headers(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
         self._start_ns = time.perf_counter_ns()
         headers = _headers(message.request_headers)
-        strip = [k for k in headers if k.startswith(TRIAGE_HEADER_PREFIX)]
+        strip = [k for k in headers if k.startswith(TRIAGE_HEADER_PREFIX) or k in _CLIENT_FORBIDDEN]
+        self._strip = strip
         path = headers.get(":path", "")
         spec = spec_for_path(path) if headers.get(":method", "POST") == "POST" else None
         if spec is None:
@@ -164,7 +168,7 @@ class Processor:
             time_unix_ms=time.time_ns() // 1_000_000,
             endpoint=spec.name,
             request_id=headers.get("x-request-id") or _attribute(message, "request.id"),
-            tier=self._tier,
+            tier=self.rt.config.tier(self._tier)[0],
         )
         self._span = self.rt.recorder.start(self._carrier, time.time_ns(), path)
         self._record.trace_id = self.rt.recorder.trace_id(self._span)
@@ -215,7 +219,8 @@ class Processor:
         self._note_decision(parsed, outcome, scores, latency_us)
         if isinstance(outcome, policy.Rejection):
             return self._reply_outcome(
-                Reject(outcome.status, outcome.error_type, outcome.code, outcome.message), "request_body"
+                Reject(outcome.status, outcome.error_type, outcome.code, outcome.message, outcome.reason),
+                "request_body",
             )
         return self._route(parsed, outcome)
 
@@ -267,7 +272,9 @@ class Processor:
     def _route(self, parsed: ParsedRequest, decision: policy.Decision) -> ep.ProcessingResponse:
         rec = self._record
         assert rec is not None
-        self._injected_usage = parsed.input.stream and parsed.spec.stream_usage and "stream_options" not in parsed.doc
+        options = parsed.doc.get("stream_options")
+        client_chose = isinstance(options, dict) and "include_usage" in options
+        self._injected_usage = parsed.input.stream and parsed.spec.stream_usage and not client_chose
         body = rewrite_body(parsed, model=decision.model, include_usage=True, max_tokens_cap=decision.max_tokens_cap)
         headers = {
             mu.HEADER_ROUTE: decision.route,
@@ -294,7 +301,7 @@ class Processor:
             if rec is not None and not self._done:
                 self._done = True
                 rec.status = outcome.status
-                rec.reason = rec.reason or "rejected"
+                rec.reason = rec.reason or outcome.reason
                 rec.error_code = outcome.code
                 rec.duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
                 self.rt.recorder.rejected(self._span, rec)
@@ -321,7 +328,7 @@ class Processor:
                 headers[mu.HEADER_DECISION_ID] = rec.decision_id
             return mu.route(headers, None, {mu.METADATA_NAMESPACE: {"reason": reason}})
         if phase == "request_headers":
-            return mu.request_headers()
+            return mu.request_headers(self._strip)
         if phase == "response_headers":
             return mu.response_headers({})
         if phase == "response_body":

@@ -17,7 +17,7 @@ def window(text: str, head: int = PROMPT_HEAD_CHARS, tail: int = PROMPT_TAIL_CHA
     """Return ``text`` cut to its first ``head`` and last ``tail`` characters (joined by a newline)."""
     if len(text) <= head + tail:
         return text
-    return text[:head] + "\n" + text[-tail:]
+    return text[:head] + "\n" + text[-tail:] if tail else text[:head]
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,10 @@ def _is_json_type(content_type: str | None) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def decode_json(body: bytes, content_type: str | None = None) -> Any:
     """Decode ``body`` as JSON or raise the ``ClientError`` that explains why not."""
     if not body.strip():
@@ -44,8 +48,8 @@ def decode_json(body: bytes, content_type: str | None = None) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as err:
         first_error = str(err)
-    try:  # orjson rejects what JSON allows but it does not support (e.g. integers beyond 64 bits)
-        return json.loads(body)
+    try:  # a second opinion for what orjson does not support; NaN and Infinity stay invalid
+        return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         pass
     if not _is_json_type(content_type):
@@ -99,7 +103,9 @@ def _window_parts(parts: list[str], head: int, tail: int) -> str:
             break
         back.append(p[-need:])
         need -= len(back[-1])
-    return "\n".join(front) + "\n" + "\n".join(reversed(back)) if tail else "\n".join(front)
+    # Joining adds separators: cut again so the result stays within head + tail (+ one separator).
+    head_text = "\n".join(front)[:head]
+    return head_text + "\n" + "\n".join(reversed(back))[-tail:] if tail else head_text
 
 
 def _max_tokens(doc: dict[str, Any], spec: ApiSpec) -> int | None:

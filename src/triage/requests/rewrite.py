@@ -38,12 +38,12 @@ def rewrite_body(
             options["include_usage"] = True
             changed = True
     if max_tokens_cap is not None:
-        current = parsed.input.max_tokens
-        if current is None or current > max_tokens_cap:
-            present = [k for k in spec.max_tokens_keys if k in doc]
-            for key in present or spec.max_tokens_keys[:1]:
+        present = [k for k in spec.max_tokens_keys if doc.get(k) is not None]
+        for key in present or spec.max_tokens_keys[:1]:
+            value = doc.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value > max_tokens_cap:
                 doc[key] = max_tokens_cap
-            changed = True
+                changed = True
     if not changed:
         return None
     try:
