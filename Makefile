@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= ../shared/data
 
-.PHONY: help install run demo test unit integration lint bench train eval clean
+.PHONY: help install run demo test unit integration lint bench train clean
 
 help:
 	@echo "make run    start Envoy + Triage + three fake providers on 127.0.0.1 (Ctrl-C stops all)"
@@ -13,12 +13,13 @@ help:
 	@echo "make test   lint, type-check and run every test (unit + real-Envoy integration)"
 	@echo "make bench  decision latency and through-Envoy overhead benchmarks"
 	@echo "make train  retrain the shipped classifier from $(DATA)"
-	@echo "make eval   routing and task evaluations of the shipped classifier"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# xds-protos ships an old copy of opentelemetry-proto's modules; put the real ones back on top.
+	$(BIN)/pip install --quiet --force-reinstall --no-deps "opentelemetry-proto==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))')"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -48,9 +49,6 @@ bench: $(STAMP)
 
 train: $(STAMP)
 	$(BIN)/triage train --data $(DATA)
-
-eval: $(STAMP)
-	$(BIN)/triage eval tasks --data-root $(DATA)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

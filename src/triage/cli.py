@@ -1,6 +1,6 @@
 """``triage`` command line: argv → configuration → command; every command returns an exit code.
 
-Commands: serve, check-config, envoy-config, explain, run (the local stack), demo, train, eval, calibrate.
+Commands: serve, check-config, envoy-config, explain, run (the local stack), demo, train.
 Heavy modules are imported inside the command that needs them, so ``--help`` and ``check-config`` stay fast.
 """
 
@@ -55,13 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="start the local stack, send ~40 prompts through Envoy, print the table")
     _config_arg(p)
 
-    for name, text in (
-        ("train", "train the classifier bundle from ../shared/data"),
-        ("eval", "evaluate routing quality and task accuracy"),
-        ("calibrate", "pick the policy threshold for a target strong-call share"),
-    ):
-        p = sub.add_parser(name, help=text, add_help=False)
-        p.add_argument("args", nargs=argparse.REMAINDER)
+    p = sub.add_parser("train", help="train the classifier bundle from ../shared/data", add_help=False)
+    p.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -122,18 +117,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return int(run_demo(args.config))
 
 
-def _cmd_delegated(args: argparse.Namespace) -> int:
-    if args.command == "train":
-        from triage.train.cli import main as train_main  # noqa: PLC0415
+def _cmd_train(args: argparse.Namespace) -> int:
+    from triage.train.cli import main as train_main  # noqa: PLC0415
 
-        return int(train_main(args.args))
-    if args.command == "eval":
-        from triage.train.eval_cli import main as eval_main  # noqa: PLC0415
-
-        return int(eval_main(args.args))
-    from triage.train.calibrate import main as calibrate_main  # noqa: PLC0415
-
-    return int(calibrate_main(args.args))
+    return int(train_main(args.args))
 
 
 _COMMANDS = {
@@ -143,9 +130,7 @@ _COMMANDS = {
     "explain": _cmd_explain,
     "run": _cmd_run,
     "demo": _cmd_demo,
-    "train": _cmd_delegated,
-    "eval": _cmd_delegated,
-    "calibrate": _cmd_delegated,
+    "train": _cmd_train,
 }
 
 
@@ -154,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    if args.command in ("run", "demo"):  # attempts are in the providers' files; keep the console readable
+        logging.getLogger("triage.sim").setLevel(logging.WARNING)
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as err:

@@ -37,7 +37,9 @@ def collector() -> Iterator[OtlpCollector]:
 
 @pytest.fixture(scope="session")
 def stack(collector: OtlpCollector, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    s = LocalStack(workdir=tmp_path_factory.mktemp("stack"), triage_env=_env(collector))
+    s = LocalStack(
+        workdir=tmp_path_factory.mktemp("stack"), triage_env=_env(collector), envoy_tracing=collector.address
+    )
     with s:
         yield s
 

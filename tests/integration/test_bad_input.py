@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.integration.conftest import chat
+from tests.integration.conftest import chat, token
 from triage.sim.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -41,16 +41,25 @@ def test_bad_input_json_body_with_a_wrong_content_type_is_routed(client: httpx.C
     assert resp.status_code == 200
 
 
+BIG = "Summarise the following log.\n" + ("2026-11-28 INFO worker started job=42 status=ok\n" * 45_000)
+
+
 def test_bad_input_two_megabyte_prompt_is_routed_in_bounded_time(client: httpx.Client, stack: LocalStack) -> None:
-    text = "Summarise the following log.\n" + ("2026-11-28 INFO worker started job=42 status=ok\n" * 45_000)
-    assert len(text) > 2_000_000
-    resp = client.post("/v1/chat/completions", json=chat(text))
+    assert len(BIG) > 2_000_000
+    resp = client.post("/v1/chat/completions", json=chat(BIG), headers={"authorization": f"Bearer {token('pro')}"})
     assert resp.status_code == 200
     record = stack.wait_for_decision(resp.headers["x-triage-decision-id"])
     assert record["input_tokens_estimate"] > 500_000 // 1
     assert record["reason"] in ("classified", "uncertain")
     attempts = [a for p in stack.providers.values() for a in p.attempts]
     assert attempts[0].body_bytes > 2_000_000  # the whole prompt reached the provider
+
+
+def test_bad_input_two_megabyte_prompt_is_over_the_free_tier_budget(client: httpx.Client, stack: LocalStack) -> None:
+    resp = client.post("/v1/chat/completions", json=chat(BIG))
+    assert resp.status_code == 413
+    assert resp.json()["error"]["code"] == "input_too_large"
+    assert all(not p.attempts for p in stack.providers.values())
 
 
 def test_bad_input_leaves_triage_serving(client: httpx.Client, stack: LocalStack) -> None:

@@ -142,7 +142,14 @@ def _routes(cfg: TriageConfig) -> list[dict[str, Any]]:
     routes = [
         {
             "name": f"triage_{name}",
-            "match": {"prefix": "/", "headers": [{"name": "x-triage-route", "string_match": {"exact": name}}]},
+            # Matched on the dynamic metadata Triage sets, not on the x-triage-route header: Envoy picks a
+            # route before any filter runs, so a client's forged header would stick if Triage failed open.
+            "match": {
+                "prefix": "/",
+                "dynamic_metadata": [
+                    {"filter": "triage", "path": [{"key": "route"}], "value": {"string_match": {"exact": name}}}
+                ],
+            },
             "route": _chain_action(route, timeout),
         }
         for name, route in cfg.routes.items()

@@ -170,7 +170,10 @@ class Processor:
             request_id=headers.get("x-request-id") or _attribute(message, "request.id"),
             tier=self.rt.config.tier(self._tier)[0],
         )
-        self._span = self.rt.recorder.start(self._carrier, time.time_ns(), path)
+        # Envoy puts its ext_proc span's context in the gRPC metadata when it traces; without Envoy
+        # tracing, a client's own traceparent still links the decision into the caller's trace.
+        carrier = self._carrier if "traceparent" in self._carrier else headers
+        self._span = self.rt.recorder.start(carrier, time.time_ns(), path)
         self._record.trace_id = self.rt.recorder.trace_id(self._span)
         if message.request_headers.end_of_stream:  # a POST without a body
             return self._reply_outcome(outcome_for(self._empty_body()), "request_headers")

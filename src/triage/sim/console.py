@@ -31,15 +31,17 @@ def describe_stack(stack: LocalStack) -> str:
         "  try:",
         f"    curl -s {stack.envoy_url}/v1/chat/completions -H 'content-type: application/json' \\",
         """      -d '{"model":"auto","messages":[{"role":"user","content":"Prove that sqrt(2) is irrational."}]}'""",
-        "    curl -si ... shows x-triage-route and x-triage-decision-id in the response headers",
+        "  (curl -si shows x-triage-route and x-triage-decision-id among the response headers)",
     ]
     jwt = cfg.envoy.jwt
     if jwt is not None and jwt.hmac_secret is not None:
-        tiers = ", ".join(cfg.tiers)
-        token = mint_token(jwt.hmac_secret, jwt.issuer, {"tier": "pro"}, ttl_s=7 * 24 * 3600)
+        tiers = ", ".join(f"{t} (default)" if t == cfg.default_tier else t for t in cfg.tiers)
+        widest = max(cfg.tiers, key=lambda t: len(cfg.tiers[t].routes))
+        token = mint_token(jwt.hmac_secret, jwt.issuer, {"tier": widest}, ttl_s=7 * 24 * 3600)
         lines += [
-            f"    tier (default {cfg.default_tier!r}; also {tiers}) comes from a verified JWT, never a header:",
-            f"    -H 'authorization: Bearer {token}'   # tier=pro, valid 7 days",
+            f"  tiers: {tiers}. The tier comes from a verified JWT's 'tier' claim, never from a header;",
+            f"  this demo token (tier={widest}, valid 7 days) allows every route:",
+            f"    -H 'authorization: Bearer {token}'",
         ]
     lines += [
         "",

@@ -147,6 +147,10 @@ class LocalStack:
             self.workdir = Path(self._tmp.name)
         self.workdir = self.workdir.resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
+        for old in (self.decision_log, self.access_log, self.triage_log, self.envoy_log):
+            old.unlink(missing_ok=True)  # a previous run's records would be read as this run's
+        for old in self.workdir.glob("provider-*.jsonl"):
+            old.unlink()
         try:
             self._start_providers()
             self.running_config = self._write_config()

@@ -35,6 +35,19 @@ def setup_telemetry(cfg: TelemetryConfig) -> Callable[[], None]:
     endpoint = otlp_endpoint(cfg)
     if endpoint is None:
         return lambda: None
+    try:
+        return _install(cfg, endpoint)
+    except Exception:  # telemetry never stops routing: run without export, loudly
+        log.exception(
+            "telemetry: cannot set up OTLP export to %s; routing continues without it. If this is an "
+            "ImportError about opentelemetry.proto, xds-protos overwrote opentelemetry-proto's files: "
+            "reinstall it with `pip install --force-reinstall --no-deps opentelemetry-proto`",
+            endpoint,
+        )
+        return lambda: None
+
+
+def _install(cfg: TelemetryConfig, endpoint: str) -> Callable[[], None]:
     from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter  # noqa: PLC0415
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
 
