@@ -48,13 +48,15 @@ def build_runtime(config: TriageConfig, classifier: Classifier) -> Runtime:
 
 
 def warm_up(classifier: Classifier) -> None:
-    """Run the model a few times so the first real request does not pay for lazy initialisation."""
-    from triage.requests.input import RoutingInput  # noqa: PLC0415
+    """Run the model and the request path's code a few times so the first real request does not pay for
+    lazy initialisation."""
+    from triage.requests import OPENAI_CHAT, parse_request  # noqa: PLC0415
 
     samples = ("Hello!", "Write a Python function that merges two sorted lists.", "x " * 2000)
     for _ in range(3):
         for text in samples:
-            classifier.score(RoutingInput.from_text(text))
+            body = b'{"model":"auto","messages":[{"role":"user","content":"%s"}]}' % text.encode()
+            classifier.score(parse_request(body, OPENAI_CHAT).input)
 
 
 async def serve(config: TriageConfig, config_path: Path | None, *, watch_interval_s: float = 1.0) -> int:

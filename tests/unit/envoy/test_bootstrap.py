@@ -97,11 +97,13 @@ def test_build_bootstrap_has_a_route_per_config_route(config: TriageConfig) -> N
     routes = _routes(build_bootstrap(config))
     by_header = {}
     for route in routes[:-1]:
-        (header,) = route["match"]["headers"]
-        assert header["name"] == "x-triage-route"
-        assert set(header["string_match"]) == {"exact"}
+        # Matched on Triage's dynamic metadata, never on a header a client could forge.
+        assert "headers" not in route["match"]
+        (matcher,) = route["match"]["dynamic_metadata"]
+        assert matcher["filter"] == "triage"
+        assert matcher["path"] == [{"key": "route"}]
         assert route["match"]["prefix"] == "/"
-        by_header[header["string_match"]["exact"]] = route
+        by_header[matcher["value"]["string_match"]["exact"]] = route
     assert set(by_header) == set(config.routes)
     for name, route_config in config.routes.items():
         assert _priority_clusters(by_header[name]) == [step.cluster for step in route_config.chain]

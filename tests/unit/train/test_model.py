@@ -1,0 +1,95 @@
+"""Linear heads on hashed features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from triage.classifier.features import FeatureConfig, Featurizer
+from triage.requests.input import RoutingInput
+from triage.train.data import Example
+from triage.train.model import (
+    FitConfig,
+    balanced_weights,
+    combine,
+    design_matrix,
+    fit_strong_head,
+    fit_task_head,
+    predict_strong,
+    predict_task,
+)
+
+FEATURIZER = Featurizer(FeatureConfig(hash_bits=12))
+TINY = [
+    ("translate this sentence into french please", "translation"),
+    ("translate the word cat into german", "translation"),
+    ("how do you translate goodbye into spanish", "translation"),
+    ("write a python function to sort a list", "code"),
+    ("fix the bug in my python function", "code"),
+    ("write python code that reads a file", "code"),
+]
+
+
+def _examples(rows: list[tuple[str, str]]) -> list[Example]:
+    return [Example(RoutingInput.from_text(text), task, "test", f"g{i}") for i, (text, task) in enumerate(rows)]
+
+
+def test_design_matrix_matches_the_featurizer_with_duplicates_summed() -> None:
+    ex = _examples([("the the the cat", "code")])
+    x = design_matrix(ex, FEATURIZER)
+    ids, vals = FEATURIZER.featurize(ex[0].inp)
+    dense = np.zeros(FEATURIZER.config.dim, dtype=np.float64)
+    np.add.at(dense, ids, vals)
+    np.testing.assert_allclose(x.toarray()[0], dense, rtol=1e-6)
+
+
+def test_balanced_weights_give_each_class_the_same_total() -> None:
+    labels = ["a"] * 90 + ["b"] * 10
+    sources = ["s1"] * 80 + ["s2"] * 10 + ["s1"] * 10
+    w = balanced_weights(labels, sources)
+    assert w[:90].sum() == pytest.approx(w[90:].sum(), rel=1e-5)
+    assert w.mean() == pytest.approx(1.0, rel=1e-5)
+    assert w[0] < w[85]  # inside class a, the big source's rows weigh less each
+
+
+def test_fit_task_head_learns_a_separable_toy_problem() -> None:
+    ex = _examples(TINY)
+    x = design_matrix(ex, FEATURIZER)
+    labels = [e.task or "" for e in ex]
+    head = fit_task_head(
+        x, labels, ["code", "translation"], np.ones(len(ex), np.float32), FitConfig(epochs=30, batch=2)
+    )
+    probs = predict_task(head, x)
+    assert [["code", "translation"][i] for i in probs.argmax(axis=1)] == labels
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_fit_strong_head_orders_soft_targets() -> None:
+    ex = _examples(TINY)
+    x = design_matrix(ex, FEATURIZER)
+    target = [0.1, 0.1, 0.1, 0.9, 0.9, 0.9]
+    head = fit_strong_head(x, target, np.ones(len(ex), np.float32), FitConfig(epochs=30, batch=2))
+    p = predict_strong(head, x)
+    assert p[3:].min() > p[:3].max()
+
+
+def test_fit_is_deterministic_for_a_seed() -> None:
+    ex = _examples(TINY)
+    x = design_matrix(ex, FEATURIZER)
+    labels = [e.task or "" for e in ex]
+    cfg = FitConfig(epochs=3, batch=2, seed=3)
+    a = fit_task_head(x, labels, ["code", "translation"], np.ones(len(ex), np.float32), cfg)
+    b = fit_task_head(x, labels, ["code", "translation"], np.ones(len(ex), np.float32), cfg)
+    np.testing.assert_array_equal(a.weights, b.weights)
+
+
+def test_combine_puts_the_strong_logit_last() -> None:
+    ex = _examples(TINY)
+    x = design_matrix(ex, FEATURIZER)
+    ones = np.ones(len(ex), np.float32)
+    task = fit_task_head(x, [e.task or "" for e in ex], ["code", "translation"], ones, FitConfig(epochs=1))
+    strong = fit_strong_head(x, [0.5] * len(ex), ones, FitConfig(epochs=1))
+    table, bias = combine(task, strong)
+    assert table.shape == (FEATURIZER.config.dim, 3)
+    np.testing.assert_array_equal(table[:, 2], strong.weights[:, 0])
+    assert bias[2] == strong.bias[0]

@@ -1,0 +1,85 @@
+"""``triage train`` end to end on a tiny data directory, and its command line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from triage.classifier.base import TASK_LABELS
+from triage.classifier.features import FeatureConfig
+from triage.classifier.onnx_model import MODEL_FILE, OnnxClassifier
+from triage.requests.input import RoutingInput
+from triage.train.cli import main
+from triage.train.model import FitConfig
+from triage.train.pipeline import CARD_FILE, METRICS_FILE, TrainOptions, train
+
+
+def _options(data: Path, out: Path) -> TrainOptions:
+    return TrainOptions(
+        data=data,
+        out=out,
+        seed=1,
+        folds=2,
+        synth_per_template=1,
+        task_fit=FitConfig(epochs=2, batch=64),
+        strong_fit=FitConfig(epochs=1, batch=64),
+        leave_one_source_out=False,
+        measure_latency=False,
+        features=FeatureConfig(hash_bits=12),
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    out = tmp_path_factory.mktemp("run") / "bundle"
+    return out, train(_options(tiny_data, out), progress=lambda _msg: None)
+
+
+def test_train_writes_a_loadable_bundle_with_metrics_and_card(trained: tuple[Path, dict[str, object]]) -> None:
+    out, metrics = trained
+    clf = OnnxClassifier.load(out)
+    assert clf.labels == TASK_LABELS
+    assert clf.version == metrics["version"]
+    assert str(metrics["version"]).startswith("triage-clf-1.0.0+")
+    written = json.loads((out / METRICS_FILE).read_text())
+    assert written["evaluation"]["task"]["n"] > 0
+    assert set(written["evaluation"]["difficulty"]["setups"]) >= {"mmlu_weak_wrong", "mmlu_strong_only"}
+    card = (out / CARD_FILE).read_text()
+    assert "Held-out evaluation" in card or "held-out evaluation" in card
+    assert "Excluded" in card
+    assert 0.0 <= clf.score(RoutingInput.from_text("Summarize this text")).p_strong <= 1.0
+
+
+def test_train_is_reproducible_for_a_seed(
+    tiny_data: Path, tmp_path: Path, trained: tuple[Path, dict[str, object]]
+) -> None:
+    first_out, first = trained
+    again = train(_options(tiny_data, tmp_path / "again"), progress=lambda _msg: None)
+    assert again["evaluation"] == first["evaluation"]
+    assert (tmp_path / "again" / MODEL_FILE).read_bytes() == (first_out / MODEL_FILE).read_bytes()
+
+
+def test_train_with_another_seed_changes_the_model(
+    tiny_data: Path, tmp_path: Path, trained: tuple[Path, dict[str, object]]
+) -> None:
+    first_out, _ = trained
+    train(replace(_options(tiny_data, tmp_path / "other"), seed=2), progress=lambda _msg: None)
+    assert (tmp_path / "other" / MODEL_FILE).read_bytes() != (first_out / MODEL_FILE).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--data", "{missing}"], ["train", "--data", "{missing}"], ["--data", "{data}", "--folds", "1"]],
+    ids=["missing-data", "with-command-word", "too-few-folds"],
+)
+def test_cli_main_rejects_bad_arguments(argv: list[str], tmp_path: Path, tiny_data: Path) -> None:
+    args = [a.format(missing=tmp_path / "missing", data=tiny_data) for a in argv]
+    assert main(args) == 2
+
+
+def test_train_fails_clearly_without_data(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        train(_options(tmp_path / "missing", tmp_path / "out"))
