@@ -829,3 +829,15 @@ async def test_processor_never_exports_prompt_text(harness: Harness, spans: InMe
     assert exported
     assert not [value for value in exported if "zebra-unicorn" in value]
     assert "zebra-unicorn" not in harness.log.getvalue()
+
+
+async def test_processor_span_parents_on_the_client_traceparent_without_envoy_tracing(
+    harness: Harness, spans: InMemorySpanExporter
+) -> None:
+    processor = harness.processor()  # no trace context in the gRPC metadata: Envoy is not tracing
+    await processor.process(request_headers(headers={"traceparent": TRACEPARENT}))
+    await processor.process(request_body(chat("hello")))
+    processor.close()
+    span = only_span(spans)
+    assert span.context is not None
+    assert format(span.context.trace_id, "032x") == TRACE_ID

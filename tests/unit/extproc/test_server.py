@@ -1,0 +1,105 @@
+"""The gRPC server's lifecycle: NOT_SERVING until ready (streams pass through), SERVING after, drain on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import pytest
+from envoy.config.core.v3 import base_pb2
+from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
+from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from triage.classifier.fake import FakeClassifier
+from triage.config import load_config
+from triage.extproc.server import EXT_PROC_SERVICE, TriageServer
+from triage.runtime import Runtime, RuntimeHolder
+from triage.telemetry.recorder import DecisionLog, Recorder
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def _headers(path: str, end_of_stream: bool = False) -> ep.ProcessingRequest:
+    pairs = [(":method", "POST"), (":path", path), ("content-type", "application/json")]
+    return ep.ProcessingRequest(
+        request_headers=ep.HttpHeaders(
+            headers=base_pb2.HeaderMap(headers=[base_pb2.HeaderValue(key=k, raw_value=v.encode()) for k, v in pairs]),
+            end_of_stream=end_of_stream,
+        )
+    )
+
+
+def _body(data: bytes) -> ep.ProcessingRequest:
+    return ep.ProcessingRequest(request_body=ep.HttpBody(body=data, end_of_stream=True))
+
+
+async def _health(channel: grpc.aio.Channel, service: str = "") -> int:
+    reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service))
+    return int(reply.status)
+
+
+@pytest.fixture
+def socket_path(tmp_path: Path) -> str:
+    return f"unix:{tmp_path}/t.sock"
+
+
+def _holder() -> RuntimeHolder:
+    runtime = Runtime(
+        config=load_config(),
+        classifier=FakeClassifier(),
+        recorder=Recorder(DecisionLog(io.StringIO())),
+        executor=ThreadPoolExecutor(max_workers=1),
+    )
+    return RuntimeHolder(runtime)
+
+
+async def test_server_reports_not_serving_and_passes_through_until_ready(socket_path: str) -> None:
+    server = TriageServer([socket_path])
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(socket_path) as channel:
+            assert await _health(channel) == NOT_SERVING
+            assert await _health(channel, EXT_PROC_SERVICE) == NOT_SERVING
+            stream = ep_grpc.ExternalProcessorStub(channel).Process()
+            await stream.write(_headers("/v1/chat/completions"))
+            reply = await stream.read()
+            # Not ready: no body is asked for, the request goes on to Envoy's default route untouched.
+            assert reply.mode_override.request_body_mode == 0  # NONE
+            await stream.done_writing()
+
+            await server.ready(_holder())
+            assert await _health(channel) == SERVING
+            stream = ep_grpc.ExternalProcessorStub(channel).Process()
+            await stream.write(_headers("/v1/chat/completions"))
+            assert (await stream.read()).HasField("request_headers")
+            await stream.write(_body(b'{"model": "x", "messages": [{"role": "user", "content": "hi"}]}'))
+            routed = await stream.read()
+            names = {h.header.key for h in routed.request_body.response.header_mutation.set_headers}
+            assert "x-triage-route" in names
+            await stream.done_writing()
+    finally:
+        await server.shutdown(0.1)
+
+
+async def test_server_shutdown_reports_not_serving_and_drains_in_flight_streams(socket_path: str) -> None:
+    server = TriageServer([socket_path])
+    await server.start()
+    await server.ready(_holder())
+    async with grpc.aio.insecure_channel(socket_path) as channel:
+        stream = ep_grpc.ExternalProcessorStub(channel).Process()
+        await stream.write(_headers("/v1/chat/completions"))
+        assert (await stream.read()).HasField("request_headers")
+        shutdown = asyncio.create_task(server.shutdown(10.0))
+        # The in-flight stream is drained, not cut: its next message still gets its answer.
+        await stream.write(_body(b'{"messages": [{"role": "user", "content": "write a python function"}]}'))
+        reply = await stream.read()
+        assert reply.HasField("request_body")
+        await stream.done_writing()
+        await shutdown
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _health(channel)
