@@ -11,6 +11,7 @@ from pathlib import Path
 
 from triage.classifier.base import Classifier
 from triage.config import ClassifierConfig, TelemetryConfig, TriageConfig
+from triage.envoy.admin import AdminClient, ProviderHealth
 from triage.extproc.server import TriageServer, run_until_signalled
 from triage.runtime import Runtime, RuntimeHolder
 from triage.telemetry.recorder import DecisionLog, Recorder
@@ -39,11 +40,13 @@ def decision_log(cfg: TelemetryConfig) -> DecisionLog | None:
 
 
 def build_runtime(config: TriageConfig, classifier: Classifier) -> Runtime:
+    admin = AdminClient(config.envoy.admin, timeout=1.0) if config.envoy.health_poll_ms > 0 else None
     return Runtime(
         config=config,
         classifier=classifier,
         recorder=Recorder(decision_log(config.telemetry)),
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-infer"),
+        health=ProviderHealth(admin, config.clusters),
     )
 
 
@@ -77,9 +80,11 @@ async def serve(config: TriageConfig, config_path: Path | None, *, watch_interva
         (time.perf_counter() - started) * 1000,
         config.default_route,
     )
-    watcher = asyncio.create_task(holder.watch(watch_interval_s)) if config_path is not None else None
+    tasks = [asyncio.create_task(holder.watch(watch_interval_s))] if config_path is not None else []
+    if config.envoy.health_poll_ms > 0:
+        tasks.append(asyncio.create_task(holder.current.health.watch(config.envoy.health_poll_ms / 1000)))
     await run_until_signalled(server, asyncio.Event())
-    if watcher is not None:
-        watcher.cancel()
+    for task in tasks:
+        task.cancel()
     await server.shutdown(config.server.drain_seconds, flush)
     return 0

@@ -40,6 +40,40 @@ def _check_address(value: str) -> str:
     return value
 
 
+class Credential(_Model):
+    """A provider credential injected by Envoy on every attempt to this cluster.
+
+    ``secret_file`` is an Envoy SDS file holding a generic secret named ``secret_name`` whose value is the
+    whole header value (e.g. ``Bearer sk-...``); Envoy re-reads it when it is replaced (rotation without
+    restart). The secret never passes through Triage.
+    """
+
+    header: str = Field("authorization", pattern=r"^[a-z0-9-]+$")
+    secret_file: str = Field(min_length=1)
+    secret_name: str = Field(min_length=1)
+
+
+class Outlier(_Model):
+    """Passive health: a provider failing this many times in a row is ejected for a while, and Triage
+    starts the next requests at the next step of their chain."""
+
+    consecutive_5xx: PositiveInt = 5
+    consecutive_gateway_failure: PositiveInt = 3
+    consecutive_local_origin_failure: PositiveInt = 3
+    base_ejection_time_ms: PositiveInt = 30_000
+    interval_ms: PositiveInt = 5_000
+
+
+class Limits(_Model):
+    """Circuit breakers. ``max_retries`` is charged to the cluster of a request's first attempt, so it
+    must cover the peak concurrency there, or retries are refused under load (requests lost)."""
+
+    max_connections: PositiveInt = 1024
+    max_pending_requests: PositiveInt = 1024
+    max_requests: PositiveInt = 1024
+    max_retries: PositiveInt = 1024
+
+
 class ClusterConfig(_Model):
     """One provider endpoint that Envoy sends requests to."""
 
@@ -49,7 +83,12 @@ class ClusterConfig(_Model):
     protocol: Literal["http1", "http2"] = "http1"
     provider: str = Field("openai", description="gen_ai.provider.name reported for this cluster")
     connect_timeout_ms: PositiveInt = 1000
-    path_prefix: str = ""
+    credential: Credential | None = None
+    pass_client_credentials: bool = Field(
+        False, description="forward the client's authorization / x-api-key / api-key headers to this provider"
+    )
+    outlier: Outlier = Outlier()
+    limits: Limits = Limits()
 
     _address = field_validator("address")(_check_address)
 
@@ -76,7 +115,8 @@ class ChainEntry(_Model):
     """One step of a route's fallback chain: which cluster, and the model name that provider expects."""
 
     cluster: Name
-    model: str = Field(min_length=1)
+    # No quotes, backslashes or control characters: the name is written into JSON bodies and Envoy's config.
+    model: str = Field(min_length=1, max_length=200, pattern=r'^[^"\\\x00-\x1f%]+$')
     price: Price | None = Field(None, description="overrides the route's price for this step")
 
 
@@ -123,6 +163,9 @@ class TierConfig(_Model):
     max_input_tokens: PositiveInt | None = None
     max_output_tokens: PositiveInt | None = Field(None, description="caps the body's max_tokens")
     max_cost_usd: Annotated[float, Field(gt=0)] | None = Field(None, description="estimated cost cap")
+    per_try_timeout_ms: PositiveInt | None = Field(None, description="per-attempt budget (else retries.*)")
+    exclude_clusters: list[Name] = Field(default_factory=list, description="never fall back to these")
+    prefer_clusters: list[Name] = Field(default_factory=list, description="tried first when in a chain")
 
 
 class LadderStep(_Model):
@@ -163,6 +206,43 @@ class PolicyConfig(_Model):
     skip_below_tokens: Annotated[int, Field(ge=0)] = 0
     expected_output_tokens: PositiveInt = 512
     deadline_ms: PositiveInt = 25
+
+
+class RetryAfter(_Model):
+    """Honour a provider's ``Retry-After`` (429 or 503) up to ``max_s`` before the next attempt."""
+
+    honour: bool = True
+    max_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+
+RetryCondition = Literal[
+    "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "retriable-status-codes"
+]
+DEFAULT_RETRY_ON: tuple[RetryCondition, ...] = ("5xx", "reset", "connect-failure", "retriable-status-codes")
+
+
+class RetryConfig(_Model):
+    """Which failures move a request to the next step of its chain. 400, 401, 403, 404, 413 and 422 are
+    never retried (they are not in any retry condition); a response that has started streaming to the
+    client is never retried (Envoy never does)."""
+
+    retry_on: list[RetryCondition] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_ON), min_length=1, description="Envoy retry_on conditions"
+    )
+    retriable_status_codes: list[Annotated[int, Field(ge=400, le=599)]] = Field(default_factory=lambda: [429])
+    per_try_timeout_ms: PositiveInt = 120_000
+    backoff_base_ms: PositiveInt = 50
+    backoff_max_ms: PositiveInt = 500
+    retry_after: RetryAfter = RetryAfter()
+    single_step_retries: Annotated[int, Field(ge=0, le=5)] = 1
+
+    @field_validator("retriable_status_codes")
+    @classmethod
+    def _never_client_errors(cls, codes: list[int]) -> list[int]:
+        forbidden = sorted(set(codes) & {400, 401, 403, 404, 413, 422})
+        if forbidden:
+            raise ValueError(f"{forbidden} are the client's errors: retrying them cannot succeed")
+        return codes
 
 
 class KillSwitch(_Model):
@@ -218,11 +298,16 @@ class EnvoyConfig(_Model):
     admin: str = "127.0.0.1:9901"
     extproc: str = Field("127.0.0.1:50051", description="where Envoy reaches Triage")
     access_log: str = "/dev/stdout"
+    attempt_log: str | None = Field(None, description="one JSON line per upstream attempt (router upstream_log)")
     message_timeout_ms: PositiveInt = 500
     failure_mode_allow: bool = True
     request_timeout_ms: PositiveInt = 300_000
     tracing: EnvoyTracing | None = None
     jwt: JwtConfig | None = None
+    node_id: str = "triage-envoy"
+    health_poll_ms: Annotated[int, Field(ge=0)] = Field(
+        1000, description="how often Triage reads ejections from Envoy's admin API (0 = never)"
+    )
 
     _addresses = field_validator("listen", "admin", "extproc")(_check_address)
 
@@ -239,6 +324,7 @@ class TriageConfig(_Model):
     tiers: dict[Name, TierConfig] = Field(default_factory=dict)
     policy: PolicyConfig
     kill_switch: KillSwitch | None = None
+    retries: RetryConfig = RetryConfig()
     server: ServerConfig = ServerConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
@@ -280,6 +366,12 @@ def _cross_reference_problems(cfg: TriageConfig) -> list[str]:
     for tname, tier in cfg.tiers.items():
         for i, r in enumerate(tier.routes):
             need_route(f"tiers.{tname}.routes.{i}", r)
+            if r in cfg.routes and all(e.cluster in tier.exclude_clusters for e in cfg.routes[r].chain):
+                problems.append(f"tiers.{tname}.exclude_clusters: leaves route {r!r} with no step")
+        for key in ("exclude_clusters", "prefer_clusters"):
+            for i, c in enumerate(getattr(tier, key)):
+                if c not in clusters:
+                    problems.append(f"tiers.{tname}.{key}.{i}: unknown cluster {c!r}")
     for i, step in enumerate(cfg.policy.ladder):
         need_route(f"policy.ladder.{i}.route", step.route)
     thresholds = [s.min_score for s in cfg.policy.ladder]

@@ -1,8 +1,13 @@
-"""The routing policy: a pure function from (request, scores, tier, configuration) to a decision.
+"""The routing policy: a pure function from (request, scores, tier, configuration, provider health) to a
+decision.
 
 No clocks, I/O or globals here. ``plan`` answers what can be decided without the classifier (budgets,
 kill switch, forced tiers, tiny requests); ``decide`` finishes the job with the classifier's scores, or
 with the reason the scores are missing (the request then fails open to the default route).
+
+The chain a decision carries is the route's chain for this request: the tier's excluded clusters
+removed, its preferred clusters first, and providers Envoy has ejected moved last, so the first attempt
+goes to a healthy provider while an ejected one stays as the last resort.
 """
 
 from __future__ import annotations
@@ -37,9 +42,12 @@ class Decision:
     reason: Reason
     tier: str
     chain: tuple[ChainEntry, ...]
+    steps: tuple[int, ...] = ()  # positions of ``chain`` in the route's configured chain
+    max_retries: int = 0
     strong_score: float | None = None
     threshold: float | None = None
     timeout_ms: int | None = None
+    per_try_timeout_ms: int | None = None
     max_tokens_cap: int | None = None
     estimated_cost_usd: float = 0.0
 
@@ -84,39 +92,90 @@ def _allowed_ladder(tier: TierConfig, config: TriageConfig) -> list[tuple[str, f
     return [(s.route, s.min_score) for s in config.policy.ladder if s.route in allowed]
 
 
-def _decision(
-    route: str,
-    reason: Reason,
-    tier_name: str,
-    tier: TierConfig,
-    inp: RoutingInput,
-    config: TriageConfig,
-    *,
-    score: float | None = None,
-    threshold: float | None = None,
-) -> Decision:
-    chain = tuple(config.routes[route].chain)
-    out_tokens = inp.max_tokens
-    if tier.max_output_tokens is not None and (out_tokens is None or out_tokens > tier.max_output_tokens):
-        out_tokens = tier.max_output_tokens
-    price = chain[0].price or config.routes[route].price
-    estimate = price.cost(inp.input_tokens_estimate, out_tokens or config.policy.expected_output_tokens)
-    return Decision(
-        route=route,
-        reason=reason,
-        tier=tier_name,
-        chain=chain,
-        strong_score=score,
-        threshold=threshold,
-        timeout_ms=tier.timeout_ms,
-        max_tokens_cap=tier.max_output_tokens,
-        estimated_cost_usd=estimate,
-    )
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What every step of one decision needs."""
+
+    inp: RoutingInput
+    tier_name: str
+    tier: TierConfig
+    config: TriageConfig
+    unhealthy: frozenset[str]
+
+    def steps(self, route: str) -> tuple[int, ...]:
+        """The route's chain positions for this request, in the order Envoy should try them."""
+        chain = self.config.routes[route].chain
+        steps = [i for i, e in enumerate(chain) if e.cluster not in self.tier.exclude_clusters]
+        if not steps:  # only a kill switch can get here (config validation forbids it otherwise)
+            steps = list(range(len(chain)))
+        prefer = {c: k for k, c in enumerate(self.tier.prefer_clusters)}
+        steps.sort(key=lambda i: prefer.get(chain[i].cluster, len(prefer)))
+        steps.sort(key=lambda i: chain[i].cluster in self.unhealthy)  # stable: healthy first
+        return tuple(steps)
+
+    def decision(
+        self, route: str, reason: Reason, *, score: float | None = None, threshold: float | None = None
+    ) -> Decision:
+        config, tier, inp = self.config, self.tier, self.inp
+        steps = self.steps(route)
+        chain = tuple(config.routes[route].chain[i] for i in steps)
+        out_tokens = inp.max_tokens
+        if tier.max_output_tokens is not None and (out_tokens is None or out_tokens > tier.max_output_tokens):
+            out_tokens = tier.max_output_tokens
+        price = chain[0].price or config.routes[route].price
+        estimate = price.cost(inp.input_tokens_estimate, out_tokens or config.policy.expected_output_tokens)
+        return Decision(
+            route=route,
+            reason=reason,
+            tier=self.tier_name,
+            chain=chain,
+            steps=steps,
+            max_retries=len(steps) - 1 if len(steps) > 1 else config.retries.single_step_retries,
+            strong_score=score,
+            threshold=threshold,
+            timeout_ms=tier.timeout_ms,
+            per_try_timeout_ms=tier.per_try_timeout_ms,
+            max_tokens_cap=tier.max_output_tokens,
+            estimated_cost_usd=estimate,
+        )
+
+    def budgeted(self, decision: Decision) -> Decision | Rejection:
+        """Keep ``decision`` if its estimate fits the tier's cost cap, else the dearest route that fits."""
+        cap = self.tier.max_cost_usd
+        if cap is None or decision.estimated_cost_usd <= cap:
+            return decision
+        candidates = [
+            self.decision(r, "budget", score=decision.strong_score) for r in self.tier.routes if r != decision.route
+        ]
+        fitting = [d for d in candidates if d.estimated_cost_usd <= cap]
+        if fitting:
+            return max(fitting, key=lambda d: d.estimated_cost_usd)
+        return Rejection(
+            status=429,
+            code="cost_budget_exceeded",
+            message=(
+                f"The estimated cost (${decision.estimated_cost_usd:.4f}) is over tier '{decision.tier}''s "
+                f"budget of ${cap:.4f} per request on every route it may use. Lower max_tokens or shorten the input."
+            ),
+            tier=decision.tier,
+            error_type="insufficient_quota",
+        )
 
 
-def plan(inp: RoutingInput, tier_name: str | None, config: TriageConfig) -> Decision | Rejection | None:
-    """Decide what needs no classifier; None means: classify, then call ``decide``."""
+def _request(inp: RoutingInput, tier_name: str | None, config: TriageConfig, unhealthy: frozenset[str]) -> _Request:
     name, tier = config.tier(tier_name)
+    return _Request(inp, name, tier, config, unhealthy)
+
+
+def plan(
+    inp: RoutingInput, tier_name: str | None, config: TriageConfig, unhealthy: frozenset[str] = frozenset()
+) -> Decision | Rejection | None:
+    """Decide what needs no classifier; None means: classify, then call ``decide``.
+
+    ``unhealthy``: clusters Envoy has ejected right now (their steps go last in every chain).
+    """
+    req = _request(inp, tier_name, config, unhealthy)
+    tier, name = req.tier, req.tier_name
     if tier.max_input_tokens is not None and inp.input_tokens_estimate > tier.max_input_tokens:
         return Rejection(
             status=413,
@@ -129,43 +188,13 @@ def plan(inp: RoutingInput, tier_name: str | None, config: TriageConfig) -> Deci
         )
     ks = config.kill_switch
     if ks is not None and (not ks.tiers or name in ks.tiers):
-        return _decision(ks.route, "kill_switch", name, tier, inp, config)
+        return req.decision(ks.route, "kill_switch")
     if len(tier.routes) == 1:
-        return _budgeted(_decision(tier.routes[0], "tier_forced", name, tier, inp, config), tier, inp, config)
+        return req.budgeted(req.decision(tier.routes[0], "tier_forced"))
     if inp.input_tokens_estimate < config.policy.skip_below_tokens:
         ladder = _allowed_ladder(tier, config)
-        route = ladder[0][0] if ladder else tier.routes[0]
-        return _budgeted(_decision(route, "skip_small", name, tier, inp, config), tier, inp, config)
+        return req.budgeted(req.decision(ladder[0][0] if ladder else tier.routes[0], "skip_small"))
     return None
-
-
-def _fail_open_route(tier: TierConfig, config: TriageConfig) -> str:
-    return config.default_route if config.default_route in tier.routes else tier.routes[0]
-
-
-def _budgeted(decision: Decision, tier: TierConfig, inp: RoutingInput, config: TriageConfig) -> Decision | Rejection:
-    """Keep ``decision`` if its estimate fits the tier's cost cap, else the best cheaper route that fits."""
-    cap = tier.max_cost_usd
-    if cap is None or decision.estimated_cost_usd <= cap:
-        return decision
-    candidates = [
-        _decision(r, "budget", decision.tier, tier, inp, config, score=decision.strong_score)
-        for r in tier.routes
-        if r != decision.route
-    ]
-    fitting = [d for d in candidates if d.estimated_cost_usd <= cap]
-    if fitting:
-        return max(fitting, key=lambda d: d.estimated_cost_usd)
-    return Rejection(
-        status=429,
-        code="cost_budget_exceeded",
-        message=(
-            f"The estimated cost (${decision.estimated_cost_usd:.4f}) is over tier '{decision.tier}''s "
-            f"budget of ${cap:.4f} per request on every route it may use. Lower max_tokens or shorten the input."
-        ),
-        tier=decision.tier,
-        error_type="insufficient_quota",
-    )
 
 
 def decide(
@@ -175,22 +204,23 @@ def decide(
     config: TriageConfig,
     *,
     fault: Fault | None = None,
+    unhealthy: frozenset[str] = frozenset(),
 ) -> Decision | Rejection:
     """The full decision. ``scores`` is None only with a ``fault``: the classifier missed its deadline or
     failed, and the request fails open to the default route (or the tier's first route if the default
     is not allowed for it)."""
-    early = plan(inp, tier_name, config)
+    early = plan(inp, tier_name, config, unhealthy)
     if early is not None:
         return early
-    name, tier = config.tier(tier_name)
+    req = _request(inp, tier_name, config, unhealthy)
+    tier = req.tier
     if scores is None or fault is not None:
-        return _decision(_fail_open_route(tier, config), fault or "error", name, tier, inp, config)
+        route = config.default_route if config.default_route in tier.routes else tier.routes[0]
+        return req.decision(route, fault or "error")
     score = strong_score(scores, config.policy.task_bias)
     ladder = _allowed_ladder(tier, config)
     if not ladder:
-        return _budgeted(
-            _decision(tier.routes[0], "classified", name, tier, inp, config, score=score), tier, inp, config
-        )
+        return req.budgeted(req.decision(tier.routes[0], "classified", score=score))
     # The lowest allowed step is the floor even when its threshold is above the score (a tier may not
     # allow the ladder's first route).
     index = max((i for i, (_, threshold) in enumerate(ladder) if threshold <= score), default=0)
@@ -200,5 +230,4 @@ def decide(
         index += 1
         reason = "uncertain"
     route, threshold = ladder[index]
-    decision = _decision(route, reason, name, tier, inp, config, score=score, threshold=threshold)
-    return _budgeted(decision, tier, inp, config)
+    return req.budgeted(req.decision(route, reason, score=score, threshold=threshold))

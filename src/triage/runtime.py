@@ -10,11 +10,12 @@ import asyncio
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from triage.classifier.base import Classifier
 from triage.config import TriageConfig, load_config
+from triage.envoy.admin import ProviderHealth
 from triage.errors import ConfigError
 from triage.telemetry.recorder import Recorder
 
@@ -29,6 +30,8 @@ class Runtime:
     classifier: Classifier
     recorder: Recorder
     executor: ThreadPoolExecutor  # runs inference off the event loop
+    # The providers Envoy ejects right now (shared, refreshed in the background; empty when not polled).
+    health: ProviderHealth = field(default_factory=ProviderHealth)
 
     @property
     def deadline_s(self) -> float:

@@ -1,14 +1,24 @@
 """Triage configuration → the complete Envoy bootstrap (one source of truth for routes, clusters, chains).
 
-The parts, in request order:
-- a ``header_mutation`` filter that drops client copies of ``x-triage-*`` (so no client can pick a route,
-  even when Triage is down and Envoy fails open);
-- ``jwt_authn`` when ``envoy.jwt`` is set: verified claims go to dynamic metadata, where Triage reads
-  the tier;
-- the ``ext_proc`` filter (request headers + buffered body, response headers + streamed body);
-- routes matching ``x-triage-route``, each a priority-group cluster specifier over the route's chain,
-  retried on the next step (``refresh_cluster_on_retry``); a catch-all route to the default chain;
-- one cluster per provider, the Triage cluster (HTTP/2, TCP or Unix socket), the OTLP collector.
+The parts, in request order (``deploy/ENVOY.md`` explains each and why):
+
+- ``header_mutation`` drops client copies of Triage's headers and of Envoy's retry/timeout headers;
+- ``jwt_authn`` (when ``envoy.jwt`` is set) verifies the client's token; its claims go to dynamic
+  metadata, where Triage reads the tier;
+- ``ext_proc`` calls Triage: request headers + buffered body (the decision), response headers + streamed
+  body (usage, cost), each response chunk answered at once;
+- routes match the route name Triage puts in dynamic metadata (``triage:route``; a header could be forged
+  and Envoy selects the route before any filter runs) and hand the request to a priority-group cluster
+  specifier over the route's chain; Triage overrides the order per request (``triage.chain``) and sets
+  the retry count; retries re-run the specifier, so attempt N goes to step N;
+- a catch-all route sends everything else (and everything when Triage is unreachable) down the default
+  route's chain;
+- every provider cluster runs a per-attempt upstream filter chain: drop client credentials, inject the
+  provider's own (SDS file), rewrite the body's ``model`` for this provider (Lua, from ``triage:models``);
+  with circuit breakers sized for retries and outlier detection (default panic threshold: ejection
+  shows up in the admin API, and Triage reorders chains from it);
+- Envoy's own error replies become OpenAI-style JSON; the access log and a per-attempt log carry the
+  decision, the real cluster, attempts, flags and tokens.
 """
 
 from __future__ import annotations
@@ -19,17 +29,45 @@ import json
 from typing import Any
 
 from triage.config import ClusterConfig, RouteConfig, TriageConfig
+from triage.contract import (
+    CHAIN_NAMESPACE,
+    CLIENT_CREDENTIAL_HEADERS,
+    ENVOY_CONTROL_HEADERS,
+    METADATA_NAMESPACE,
+    TRIAGE_HEADERS,
+    step_name,
+)
 
 EXTPROC_CLUSTER = "triage_extproc"
 OTEL_CLUSTER = "otel_collector"
-CHAIN_OVERRIDE_NAMESPACE = "triage.chain"
 JWT_PROVIDER = "triage_jwt"
 JWT_PAYLOAD_KEY = "jwt_payload"
-# Headers only Triage sets: a client's copy is removed before anything else runs.
-TRIAGE_HEADERS = ("x-triage-route", "x-triage-tier", "x-triage-decision-id", "x-envoy-upstream-rq-timeout-ms")
 BUFFER_LIMIT_BYTES = 16 * 1024 * 1024  # whole prompts are buffered for ext_proc and for retries
 
+_T = "type.googleapis.com/"
 _HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+# Per attempt: the model this provider expects, from the decision (triage:models[<cluster>]), or the
+# cluster's own default when Triage did not decide (it failed open). content-length is always recomputed:
+# a header set by an earlier attempt's filter persists into the next attempt, the body does not.
+_LUA_MODEL = """
+local CLUSTER = %(cluster)s
+local DEFAULT_MODEL = %(model)s
+function envoy_on_request(handle)
+  local body = handle:body()
+  if body == nil then return end
+  local text = body:getBytes(0, body:length())
+  local model = DEFAULT_MODEL
+  local md = handle:streamInfo():dynamicMetadata():get("%(namespace)s")
+  if md ~= nil and md["models"] ~= nil and md["models"][CLUSTER] ~= nil then model = md["models"][CLUSTER] end
+  local out, n = string.gsub(text, '"model"%%s*:%%s*"[^"]*"', '"model":"' .. model .. '"', 1)
+  if n == 1 and out ~= text then
+    body:setBytes(out)
+    text = out
+  end
+  handle:headers():replace("content-length", tostring(#text))
+end
+"""
 
 
 def _duration(ms: int | float) -> str:
@@ -51,73 +89,113 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _protocol_options(http2: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def _filter(name: str, type_name: str, **config: Any) -> dict[str, Any]:
+    return {"name": name, "typed_config": {"@type": _T + type_name, **config}}
+
+
+def _protocol_options(http2: bool, upstream_filters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     options: dict[str, Any] = {
-        "@type": f"type.googleapis.com/{_HTTP_OPTIONS}",
+        "@type": _T + _HTTP_OPTIONS,
         "explicit_http_config": {"http2_protocol_options" if http2 else "http_protocol_options": {}},
     }
-    options.update(extra or {})
+    if upstream_filters:
+        options["http_filters"] = upstream_filters
     return {_HTTP_OPTIONS: options}
 
 
-def _access_log(path: str) -> list[dict[str, Any]]:
-    fields = {
-        "start": "%START_TIME%",
-        "method": "%REQ(:METHOD)%",
-        "path": "%REQ(:PATH)%",
-        "code": "%RESPONSE_CODE%",
-        "flags": "%RESPONSE_FLAGS%",
-        "details": "%RESPONSE_CODE_DETAILS%",
-        "envoy_route": "%ROUTE_NAME%",
-        "cluster": "%UPSTREAM_CLUSTER%",
-        "upstream_host": "%UPSTREAM_HOST%",
-        "attempts": "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
-        "upstream_failure": "%UPSTREAM_TRANSPORT_FAILURE_REASON%",
-        "decision_id": "%DYNAMIC_METADATA(triage:decision_id)%",
-        "route": "%DYNAMIC_METADATA(triage:route)%",
-        "reason": "%DYNAMIC_METADATA(triage:reason)%",
-        "tier": "%DYNAMIC_METADATA(triage:tier)%",
-        "task": "%DYNAMIC_METADATA(triage:task)%",
-        "model": "%DYNAMIC_METADATA(triage:model_sent)%",
-        "input_tokens": "%DYNAMIC_METADATA(triage:input_tokens)%",
-        "output_tokens": "%DYNAMIC_METADATA(triage:output_tokens)%",
-        "cost_usd": "%DYNAMIC_METADATA(triage:cost_usd)%",
-        "duration_ms": "%DURATION%",
-        "trace_id": "%TRACE_ID%",
-        "request_id": "%REQ(X-REQUEST-ID)%",
-    }
-    return [
+def _file_log(path: str, fields: dict[str, str]) -> dict[str, Any]:
+    return _filter(
+        "envoy.access_loggers.file",
+        "envoy.extensions.access_loggers.file.v3.FileAccessLog",
+        path=path,
+        log_format={"json_format": fields},
+    )
+
+
+def _md(key: str) -> str:
+    return f"%DYNAMIC_METADATA({METADATA_NAMESPACE}:{key})%"
+
+
+def _access_log(path: str) -> dict[str, Any]:
+    return _file_log(
+        path,
         {
-            "name": "envoy.access_loggers.file",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
-                "path": path,
-                "log_format": {"json_format": fields},
-            },
-        }
-    ]
+            "start": "%START_TIME%",
+            "method": "%REQ(:METHOD)%",
+            "path": "%REQ(:PATH)%",
+            "code": "%RESPONSE_CODE%",
+            "flags": "%RESPONSE_FLAGS%",
+            "details": "%RESPONSE_CODE_DETAILS%",
+            "envoy_route": "%ROUTE_NAME%",
+            "cluster": "%UPSTREAM_CLUSTER%",
+            "upstream_host": "%UPSTREAM_HOST%",
+            "attempts": "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
+            "upstream_failure": "%UPSTREAM_TRANSPORT_FAILURE_REASON%",
+            "decision_id": _md("decision_id"),
+            "route": _md("route"),
+            "reason": _md("reason"),
+            "tier": _md("tier"),
+            "task": _md("task"),
+            "model": _md("model_sent"),
+            "input_tokens": _md("input_tokens"),
+            "output_tokens": _md("output_tokens"),
+            "cost_usd": _md("cost_usd"),
+            "bytes_sent": "%BYTES_SENT%",
+            "duration_ms": "%DURATION%",
+            "trace_id": "%TRACE_ID%",
+            "request_id": "%REQ(X-REQUEST-ID)%",
+        },
+    )
 
 
-def _retry_policy(steps: int) -> dict[str, Any]:
-    return {
-        "retry_on": "5xx,reset,connect-failure,retriable-status-codes",
-        "retriable_status_codes": [429],
-        "num_retries": max(steps - 1, 1),
+def _attempt_log(path: str) -> dict[str, Any]:
+    return _file_log(
+        path,
+        {
+            "start": "%START_TIME%",
+            "request_id": "%REQ(X-REQUEST-ID)%",
+            "decision_id": _md("decision_id"),
+            "attempt": "%REQ(X-ENVOY-ATTEMPT-COUNT)%",
+            "cluster": "%UPSTREAM_CLUSTER%",
+            "upstream_host": "%UPSTREAM_HOST%",
+            "code": "%RESPONSE_CODE%",
+            "flags": "%RESPONSE_FLAGS%",
+            "upstream_failure": "%UPSTREAM_TRANSPORT_FAILURE_REASON%",
+            "duration_ms": "%DURATION%",
+        },
+    )
+
+
+def _retry_policy(cfg: TriageConfig, steps: int) -> dict[str, Any]:
+    """Retry on the configured failure classes; Triage overrides the count per request with
+    ``x-envoy-max-retries`` (the count here applies when Triage failed open)."""
+    retries = cfg.retries
+    policy: dict[str, Any] = {
+        "retry_on": ",".join(retries.retry_on),
+        "num_retries": steps - 1 if steps > 1 else retries.single_step_retries,
         "refresh_cluster_on_retry": True,
-        "retry_back_off": {"base_interval": "0.05s", "max_interval": "0.5s"},
-        "rate_limited_retry_back_off": {
+        "per_try_timeout": _duration(retries.per_try_timeout_ms),
+        "retry_back_off": {
+            "base_interval": _duration(retries.backoff_base_ms),
+            "max_interval": _duration(retries.backoff_max_ms),
+        },
+    }
+    if retries.retriable_status_codes:
+        policy["retriable_status_codes"] = list(retries.retriable_status_codes)
+    if retries.retry_after.honour:
+        policy["rate_limited_retry_back_off"] = {
             "reset_headers": [
                 {"name": "retry-after", "format": "SECONDS"},
                 {"name": "x-ratelimit-reset", "format": "UNIX_TIMESTAMP"},
             ],
-            "max_interval": "10s",
-        },
-    }
+            "max_interval": _duration(retries.retry_after.max_s * 1000),
+        }
+    return policy
 
 
-def _chain_action(route: RouteConfig, timeout_ms: int) -> dict[str, Any]:
+def _chain_action(cfg: TriageConfig, route: RouteConfig) -> dict[str, Any]:
     groups = [
-        {"name": f"step{i}", "clusters": [{"cluster_name": entry.cluster, "weight": 1}]}
+        {"name": step_name(i), "clusters": [{"cluster_name": entry.cluster, "weight": 1}]}
         for i, entry in enumerate(route.chain)
     ]
     return {
@@ -125,20 +203,19 @@ def _chain_action(route: RouteConfig, timeout_ms: int) -> dict[str, Any]:
             "extension": {
                 "name": "envoy.router.cluster_specifier_plugin.priority_group",
                 "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.router.cluster_specifiers.priority_group.v3."
+                    "@type": _T + "envoy.extensions.router.cluster_specifiers.priority_group.v3."
                     "PriorityGroupClusterSpecifier",
                     "priority_groups": groups,
-                    "override_metadata_namespace": CHAIN_OVERRIDE_NAMESPACE,
+                    "override_metadata_namespace": CHAIN_NAMESPACE,
                 },
             }
         },
-        "timeout": _duration(timeout_ms),
-        "retry_policy": _retry_policy(len(route.chain)),
+        "timeout": _duration(cfg.envoy.request_timeout_ms),
+        "retry_policy": _retry_policy(cfg, len(route.chain)),
     }
 
 
 def _routes(cfg: TriageConfig) -> list[dict[str, Any]]:
-    timeout = cfg.envoy.request_timeout_ms
     routes = [
         {
             "name": f"triage_{name}",
@@ -147,19 +224,19 @@ def _routes(cfg: TriageConfig) -> list[dict[str, Any]]:
             "match": {
                 "prefix": "/",
                 "dynamic_metadata": [
-                    {"filter": "triage", "path": [{"key": "route"}], "value": {"string_match": {"exact": name}}}
+                    {
+                        "filter": METADATA_NAMESPACE,
+                        "path": [{"key": "route"}],
+                        "value": {"string_match": {"exact": name}},
+                    }
                 ],
             },
-            "route": _chain_action(route, timeout),
+            "route": _chain_action(cfg, route),
         }
         for name, route in cfg.routes.items()
     ]
     routes.append(
-        {
-            "name": "triage_default",
-            "match": {"prefix": "/"},
-            "route": _chain_action(cfg.routes[cfg.default_route], timeout),
-        }
+        {"name": "triage_default", "match": {"prefix": "/"}, "route": _chain_action(cfg, cfg.routes[cfg.default_route])}
     )
     return routes
 
@@ -178,66 +255,116 @@ def _jwt_filter(cfg: TriageConfig) -> dict[str, Any] | None:
     requirement: dict[str, Any] = {"provider_name": JWT_PROVIDER}
     if not jwt.required:
         requirement = {"requires_any": {"requirements": [requirement, {"allow_missing": {}}]}}
-    return {
-        "name": "envoy.filters.http.jwt_authn",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
-            "providers": {
-                JWT_PROVIDER: {
-                    "issuer": jwt.issuer,
-                    "local_jwks": jwks,
-                    "payload_in_metadata": JWT_PAYLOAD_KEY,
-                    "forward": False,
-                }
-            },
-            "rules": [{"match": {"prefix": "/"}, "requires": requirement}],
+    return _filter(
+        "envoy.filters.http.jwt_authn",
+        "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+        providers={
+            JWT_PROVIDER: {
+                "issuer": jwt.issuer,
+                "local_jwks": jwks,
+                "payload_in_metadata": JWT_PAYLOAD_KEY,
+                "forward": False,
+            }
         },
-    }
+        rules=[{"match": {"prefix": "/"}, "requires": requirement}],
+    )
 
 
 def _extproc_filter(cfg: TriageConfig) -> dict[str, Any]:
     forwarding = []
     if cfg.tier_source.metadata is not None:
         forwarding.append(cfg.tier_source.metadata.namespace)
-    return {
-        "name": "envoy.filters.http.ext_proc",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor",
-            "grpc_service": {"envoy_grpc": {"cluster_name": EXTPROC_CLUSTER}},
-            "failure_mode_allow": cfg.envoy.failure_mode_allow,
-            "processing_mode": {
-                "request_header_mode": "SEND",
-                "request_body_mode": "BUFFERED",
-                "request_trailer_mode": "SKIP",
-                "response_header_mode": "SEND",
-                # STREAMED, each chunk answered at once: BUFFERED would hold an SSE stream until it ends.
-                "response_body_mode": "STREAMED",
-                "response_trailer_mode": "SKIP",
-            },
-            "message_timeout": _duration(cfg.envoy.message_timeout_ms),
-            "max_message_timeout": "5s",
-            "allow_mode_override": True,
-            "response_attributes": ["xds.cluster_name"],
-            "metadata_options": {
-                "forwarding_namespaces": {"untyped": forwarding},
-                "receiving_namespaces": {"untyped": ["triage", CHAIN_OVERRIDE_NAMESPACE]},
-            },
-            "mutation_rules": {"allow_envoy": True},
+    return _filter(
+        "envoy.filters.http.ext_proc",
+        "envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor",
+        grpc_service={"envoy_grpc": {"cluster_name": EXTPROC_CLUSTER}},
+        failure_mode_allow=cfg.envoy.failure_mode_allow,
+        processing_mode={
+            "request_header_mode": "SEND",
+            "request_body_mode": "BUFFERED",
+            "request_trailer_mode": "SKIP",
+            "response_header_mode": "SEND",
+            # STREAMED, each chunk answered at once: BUFFERED would hold an SSE stream until it ends.
+            "response_body_mode": "STREAMED",
+            "response_trailer_mode": "SKIP",
         },
-    }
-
-
-def _strip_client_headers() -> dict[str, Any]:
-    return {
-        "name": "envoy.filters.http.header_mutation",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
-            "mutations": {"request_mutations": [{"remove": h} for h in TRIAGE_HEADERS]},
+        message_timeout=_duration(cfg.envoy.message_timeout_ms),
+        max_message_timeout="5s",
+        allow_mode_override=True,
+        response_attributes=["xds.cluster_name"],
+        metadata_options={
+            "forwarding_namespaces": {"untyped": forwarding},
+            "receiving_namespaces": {"untyped": [METADATA_NAMESPACE, CHAIN_NAMESPACE]},
         },
+        # Lets Triage set x-envoy-upstream-rq-timeout-ms, x-envoy-max-retries, ... (else dropped silently).
+        mutation_rules={"allow_envoy": True},
+    )
+
+
+def _header_removal(headers: tuple[str, ...]) -> dict[str, Any]:
+    return _filter(
+        "envoy.filters.http.header_mutation",
+        "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+        mutations={"request_mutations": [{"remove": h} for h in headers]},
+    )
+
+
+def _cluster_model(cfg: TriageConfig, cluster: str) -> str | None:
+    """The model a cluster gets when Triage did not decide: its step in the default route, else its
+    first step anywhere."""
+    for entry in cfg.routes[cfg.default_route].chain:
+        if entry.cluster == cluster:
+            return entry.model
+    return next((e.model for r in cfg.routes.values() for e in r.chain if e.cluster == cluster), None)
+
+
+def _upstream_filters(cfg: TriageConfig, name: str, cluster: ClusterConfig) -> list[dict[str, Any]]:
+    """Run once per attempt to this provider, in order."""
+    filters = []
+    if not cluster.pass_client_credentials:
+        filters.append(_header_removal(CLIENT_CREDENTIAL_HEADERS))
+    if cluster.credential is not None:
+        filters.append(
+            _filter(
+                "envoy.filters.http.credential_injector",
+                "envoy.extensions.filters.http.credential_injector.v3.CredentialInjector",
+                overwrite=True,
+                credential={
+                    "name": "envoy.http.injected_credentials.generic",
+                    "typed_config": {
+                        "@type": _T + "envoy.extensions.http.injected_credentials.generic.v3.Generic",
+                        "credential": {
+                            "name": cluster.credential.secret_name,
+                            "sds_config": {"path_config_source": {"path": cluster.credential.secret_file}},
+                        },
+                        "header": cluster.credential.header,
+                    },
+                },
+            )
+        )
+    model = _cluster_model(cfg, name)
+    code = _LUA_MODEL % {
+        "cluster": json.dumps(name),
+        "model": json.dumps(model) if model is not None else "nil",
+        "namespace": METADATA_NAMESPACE,
     }
+    if model is None:  # not in any chain: nothing to rewrite to, only keep content-length right
+        code = code.replace("  local out, n", "  if model == nil then return end\n  local out, n")
+    filters.append(
+        _filter(
+            "envoy.filters.http.lua",
+            "envoy.extensions.filters.http.lua.v3.Lua",
+            default_source_code={"inline_string": code},
+        )
+    )
+    filters.append(
+        _filter("envoy.filters.http.upstream_codec", "envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec")
+    )
+    return filters
 
 
-def _provider_cluster(name: str, cluster: ClusterConfig) -> dict[str, Any]:
+def _provider_cluster(cfg: TriageConfig, name: str, cluster: ClusterConfig) -> dict[str, Any]:
+    limits, outlier = cluster.limits, cluster.outlier
     out: dict[str, Any] = {
         "name": name,
         "type": "STATIC" if _is_ip(cluster.host) else "STRICT_DNS",
@@ -254,19 +381,32 @@ def _provider_cluster(name: str, cluster: ClusterConfig) -> dict[str, Any]:
                 }
             ],
         },
-        "typed_extension_protocol_options": _protocol_options(cluster.protocol == "http2"),
+        "typed_extension_protocol_options": _protocol_options(
+            cluster.protocol == "http2", _upstream_filters(cfg, name, cluster)
+        ),
         "circuit_breakers": {
             "thresholds": [
                 {
                     "priority": "DEFAULT",
-                    "max_connections": 1024,
-                    "max_pending_requests": 1024,
-                    "max_requests": 1024,
-                    "max_retries": 64,
+                    "max_connections": limits.max_connections,
+                    "max_pending_requests": limits.max_pending_requests,
+                    "max_requests": limits.max_requests,
+                    "max_retries": limits.max_retries,
                 }
             ]
         },
-        "metadata": {"filter_metadata": {"triage": {"provider": cluster.provider}}},
+        # The default panic threshold stays: with 0, an ejected single-host step fails requests with
+        # "no healthy upstream", which Envoy never retries. Ejection still shows in the admin API.
+        "outlier_detection": {
+            "consecutive_5xx": outlier.consecutive_5xx,
+            "consecutive_gateway_failure": outlier.consecutive_gateway_failure,
+            "split_external_local_origin_errors": True,
+            "consecutive_local_origin_failure": outlier.consecutive_local_origin_failure,
+            "interval": _duration(outlier.interval_ms),
+            "base_ejection_time": _duration(outlier.base_ejection_time_ms),
+            "max_ejection_percent": 100,
+        },
+        "metadata": {"filter_metadata": {METADATA_NAMESPACE: {"provider": cluster.provider}}},
     }
     if not _is_ip(cluster.host):
         out["dns_lookup_family"] = "V4_PREFERRED"
@@ -274,7 +414,7 @@ def _provider_cluster(name: str, cluster: ClusterConfig) -> dict[str, Any]:
         out["transport_socket"] = {
             "name": "envoy.transport_sockets.tls",
             "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                "@type": _T + "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
                 "sni": cluster.sni or cluster.host,
                 "common_tls_context": {
                     "validation_context": {"trusted_ca": {"filename": "/etc/ssl/certs/ca-certificates.crt"}}
@@ -297,28 +437,69 @@ def _grpc_cluster(name: str, address: str) -> dict[str, Any]:
     }
 
 
+def _local_replies() -> dict[str, Any]:
+    """Envoy's own failures (no healthy upstream, timeouts, retries exhausted, ...) as OpenAI-style JSON.
+
+    Only replies with a response flag are reformatted: Triage's own errors already are JSON and carry none.
+    """
+    body = {
+        "error": {
+            "message": "%LOCAL_REPLY_BODY%",
+            "type": "upstream_error",
+            "param": None,
+            "code": "%RESPONSE_CODE_DETAILS%",
+        }
+    }
+    return {
+        "mappers": [
+            {
+                "filter": {"response_flag_filter": {}},
+                "body_format_override": {"json_format": body, "content_type": "application/json"},
+            }
+        ]
+    }
+
+
+def _tracing(cfg: TriageConfig) -> dict[str, Any] | None:
+    tracing = cfg.envoy.tracing
+    if tracing is None:
+        return None
+    return {
+        "random_sampling": {"value": 100},
+        "spawn_upstream_span": True,
+        "provider": {
+            "name": "envoy.tracers.opentelemetry",
+            "typed_config": {
+                "@type": _T + "envoy.config.trace.v3.OpenTelemetryConfig",
+                "grpc_service": {"envoy_grpc": {"cluster_name": OTEL_CLUSTER}, "timeout": "1s"},
+                "service_name": tracing.service_name,
+            },
+        },
+    }
+
+
 def build_bootstrap(cfg: TriageConfig) -> dict[str, Any]:
     """The Envoy bootstrap for ``cfg`` as a plain dict (serialise with YAML or JSON)."""
     envoy = cfg.envoy
-    http_filters = [_strip_client_headers()]
+    http_filters = [_header_removal(TRIAGE_HEADERS + ENVOY_CONTROL_HEADERS)]
     jwt = _jwt_filter(cfg)
     if jwt is not None:
         http_filters.append(jwt)
     http_filters.append(_extproc_filter(cfg))
+    router: dict[str, Any] = {}
+    if envoy.attempt_log is not None:
+        router["upstream_log"] = [_attempt_log(envoy.attempt_log)]
     http_filters.append(
-        {
-            "name": "envoy.filters.http.router",
-            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
-        }
+        _filter("envoy.filters.http.router", "envoy.extensions.filters.http.router.v3.Router", **router)
     )
     hcm: dict[str, Any] = {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
-        "HttpConnectionManager",
+        "@type": _T + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "triage",
         "generate_request_id": True,
         "stream_idle_timeout": "600s",
         "request_timeout": "0s",
-        "access_log": _access_log(envoy.access_log),
+        "access_log": [_access_log(envoy.access_log)],
+        "local_reply_config": _local_replies(),
         "route_config": {
             "name": "triage_routes",
             "virtual_hosts": [
@@ -333,23 +514,15 @@ def build_bootstrap(cfg: TriageConfig) -> dict[str, Any]:
         },
         "http_filters": http_filters,
     }
-    clusters = [_provider_cluster(name, c) for name, c in cfg.clusters.items()]
+    clusters = [_provider_cluster(cfg, name, c) for name, c in cfg.clusters.items()]
     clusters.append(_grpc_cluster(EXTPROC_CLUSTER, envoy.extproc))
-    if envoy.tracing is not None:
-        hcm["tracing"] = {
-            "random_sampling": {"value": 100},
-            "spawn_upstream_span": True,
-            "provider": {
-                "name": "envoy.tracers.opentelemetry",
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
-                    "grpc_service": {"envoy_grpc": {"cluster_name": OTEL_CLUSTER}, "timeout": "1s"},
-                    "service_name": envoy.tracing.service_name,
-                },
-            },
-        }
+    tracing = _tracing(cfg)
+    if tracing is not None:
+        assert envoy.tracing is not None
+        hcm["tracing"] = tracing
         clusters.append(_grpc_cluster(OTEL_CLUSTER, envoy.tracing.collector))
     return {
+        "node": {"id": envoy.node_id, "cluster": "triage"},  # SDS (credential files) needs a node
         "admin": {"address": _socket_address(envoy.admin)},
         "static_resources": {
             "listeners": [
@@ -368,8 +541,15 @@ def build_bootstrap(cfg: TriageConfig) -> dict[str, Any]:
 
 
 def render_bootstrap(cfg: TriageConfig) -> str:
-    """The bootstrap as YAML text, with a header saying where it came from."""
+    """The bootstrap as YAML text, every string quoted (Envoy's YAML 1.1 reads a bare ``n`` or ``on`` as a
+    boolean), with a header saying where it came from."""
     import yaml  # noqa: PLC0415
 
+    class _Quoted(yaml.SafeDumper):
+        pass
+
+    _Quoted.add_representer(
+        str, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="|" if "\n" in v else '"')
+    )
     header = "# Generated by `triage envoy-config` from Triage's configuration. Do not edit: regenerate.\n"
-    return header + yaml.safe_dump(build_bootstrap(cfg), sort_keys=False, width=120)
+    return header + yaml.dump(build_bootstrap(cfg), Dumper=_Quoted, sort_keys=False, width=120, allow_unicode=True)

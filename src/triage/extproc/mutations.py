@@ -12,12 +12,6 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
 from envoy.type.v3 import http_status_pb2
 from google.protobuf import struct_pb2
 
-HEADER_ROUTE = "x-triage-route"
-HEADER_DECISION_ID = "x-triage-decision-id"
-HEADER_TIER = "x-triage-tier"
-HEADER_TIMEOUT = "x-envoy-upstream-rq-timeout-ms"
-METADATA_NAMESPACE = "triage"
-
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 _Mode = processing_mode_pb2.ProcessingMode
 

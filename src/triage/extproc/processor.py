@@ -23,6 +23,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
 from google.protobuf import struct_pb2
 from opentelemetry.trace import Span
 
+from triage import contract as ct
 from triage import policy
 from triage.classifier.base import Scores
 from triage.errors import ClientError, DeadlineExceeded, InvalidRequest, RouterFault
@@ -36,7 +37,7 @@ log = logging.getLogger("triage.extproc")
 
 TRIAGE_HEADER_PREFIX = "x-triage-"
 # Headers only Triage may set: a client's copy is removed (Envoy's header_mutation filter does it too).
-_CLIENT_FORBIDDEN = frozenset({mu.HEADER_TIMEOUT})
+_CLIENT_FORBIDDEN = frozenset(ct.ENVOY_CONTROL_HEADERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +144,10 @@ class Processor:
         """The stream ended. If the response never completed (client gone, upstream reset), say so."""
         if self._record is not None and not self._done:
             self._done = True
-            self._record.aborted = self._record.status is None or not (self._record.completed or False)
             if self._usage is not None:
                 self._apply_usage()
+            # No end of stream seen: the response was cut (upstream reset mid-stream, client gone).
+            self._record.aborted = True
             self._record.duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
             self.rt.recorder.finished(self._span, self._record)
 
@@ -213,11 +215,12 @@ class Processor:
             parsed = parse_request(data, self._spec, self._content_type)
         except ClientError as err:
             return self._reply_outcome(outcome_for(err), "request_body")
-        outcome = policy.plan(parsed.input, self._tier, self.rt.config)
+        unhealthy = self.rt.health.ejected
+        outcome = policy.plan(parsed.input, self._tier, self.rt.config, unhealthy)
         scores: Scores | None = None
         if outcome is None:
             scores, fault = await self._classify(parsed)
-            outcome = policy.decide(parsed.input, scores, self._tier, self.rt.config, fault=fault)
+            outcome = policy.decide(parsed.input, scores, self._tier, self.rt.config, fault=fault, unhealthy=unhealthy)
         latency_us = (time.perf_counter_ns() - started) // 1000
         self._note_decision(parsed, outcome, scores, latency_us)
         if isinstance(outcome, policy.Rejection):
@@ -280,13 +283,23 @@ class Processor:
         self._injected_usage = parsed.input.stream and parsed.spec.stream_usage and not client_chose
         body = rewrite_body(parsed, model=decision.model, include_usage=True, max_tokens_cap=decision.max_tokens_cap)
         headers = {
-            mu.HEADER_ROUTE: decision.route,
-            mu.HEADER_DECISION_ID: rec.decision_id,
-            mu.HEADER_TIER: decision.tier,
+            ct.HEADER_ROUTE: decision.route,
+            ct.HEADER_DECISION_ID: rec.decision_id,
+            ct.HEADER_TIER: decision.tier,
+            ct.HEADER_MAX_RETRIES: str(decision.max_retries),
         }
         if decision.timeout_ms is not None:
-            headers[mu.HEADER_TIMEOUT] = str(decision.timeout_ms)
-        return mu.route(headers, body, {mu.METADATA_NAMESPACE: self._summary()})
+            headers[ct.HEADER_TIMEOUT] = str(decision.timeout_ms)
+        if decision.per_try_timeout_ms is not None:
+            headers[ct.HEADER_PER_TRY_TIMEOUT] = str(decision.per_try_timeout_ms)
+        summary = self._summary()
+        # Each attempt's upstream filter reads the model its provider expects from here.
+        summary["models"] = {e.cluster: e.model for e in decision.chain}
+        metadata = {
+            ct.METADATA_NAMESPACE: summary,
+            ct.CHAIN_NAMESPACE: {"priority_groups": [{"name": ct.step_name(i)} for i in decision.steps]},
+        }
+        return mu.route(headers, body, metadata)
 
     def _summary(self) -> dict[str, Any]:
         """The decision summary for Envoy's access log and upstream filters (dynamic metadata)."""
@@ -313,7 +326,7 @@ class Processor:
                 outcome.error_type,
                 outcome.code,
                 outcome.message,
-                {mu.HEADER_DECISION_ID: decision_id},
+                {ct.HEADER_DECISION_ID: decision_id},
             )
         return self._fail_open(outcome.reason, phase)
 
@@ -326,10 +339,10 @@ class Processor:
             rec.error_code = reason
             self.rt.recorder.decided(self._span, rec)
         if phase == "request_body":
-            headers = {mu.HEADER_ROUTE: self.rt.config.default_route}
+            headers = {ct.HEADER_ROUTE: self.rt.config.default_route}
             if rec is not None:
-                headers[mu.HEADER_DECISION_ID] = rec.decision_id
-            return mu.route(headers, None, {mu.METADATA_NAMESPACE: {"reason": reason}})
+                headers[ct.HEADER_DECISION_ID] = rec.decision_id
+            return mu.route(headers, None, {ct.METADATA_NAMESPACE: {"reason": reason}})
         if phase == "request_headers":
             return mu.request_headers(self._strip)
         if phase == "response_headers":
@@ -360,9 +373,9 @@ class Processor:
         attempts = headers.get("x-envoy-attempt-count")
         rec.attempts = int(attempts) if attempts and attempts.isdigit() else None
         self._usage = UsageReader(self._spec.usage, headers.get("content-type"), hide_usage_event=self._injected_usage)
-        out = {mu.HEADER_DECISION_ID: rec.decision_id}
+        out = {ct.HEADER_DECISION_ID: rec.decision_id}
         if rec.route:
-            out[mu.HEADER_ROUTE] = rec.route
+            out[ct.HEADER_ROUTE] = rec.route
         if message.response_headers.end_of_stream:
             self._complete()
         return mu.response_headers(out)
@@ -405,4 +418,4 @@ class Processor:
             for k in ("input_tokens", "output_tokens", "cost_usd", "cluster", "attempts")
             if (v := getattr(rec, k)) is not None
         }
-        return {mu.METADATA_NAMESPACE: outcome}
+        return {ct.METADATA_NAMESPACE: outcome}

@@ -19,7 +19,8 @@ def rewrite_body(
 ) -> bytes | None:
     """Return the new body, or None when nothing changes.
 
-    ``model``: the model name the first provider of the chain expects. ``include_usage``: ask a streaming
+    ``model``: the model name the first provider of the chain expects; it becomes the body's first key.
+    ``include_usage``: ask a streaming
     OpenAI-style provider for its final usage chunk (only when the client did not say otherwise).
     ``max_tokens_cap``: lower the output bound to at most this (set it when the client gave none).
     """
@@ -27,7 +28,9 @@ def rewrite_body(
     spec = parsed.spec
     changed = False
     if model is not None and doc.get("model") != model:
-        doc["model"] = model
+        # "model" goes first: the per-attempt filter in Envoy rewrites the first "model" key it meets.
+        doc = {"model": model, **{k: v for k, v in doc.items() if k != "model"}}
+        parsed.doc = doc
         changed = True
     if include_usage and spec.stream_usage and parsed.input.stream:
         options = doc.get("stream_options")

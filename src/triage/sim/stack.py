@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from triage.config import TriageConfig, load_config, parse_config
+from triage.envoy.admin import AdminClient
 from triage.envoy.bootstrap import render_bootstrap
 from triage.sim.provider import FakeProvider
 from triage.sim.runner import ProviderThread
@@ -69,6 +69,12 @@ def _wait(what: str, check: Callable[[], bool], timeout: float, log: Path | None
     raise StackError(f"{what} not ready after {timeout:.0f} s{tail}")
 
 
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def _stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -94,7 +100,7 @@ class LocalStack:
 
     providers: dict[str, FakeProvider] = field(default_factory=dict, init=False)
     envoy_url: str = field(default="", init=False)
-    admin_url: str = field(default="", init=False)
+    admin: AdminClient | None = field(default=None, init=False)
     running_config: TriageConfig | None = field(default=None, init=False)
     _threads: list[ProviderThread] = field(default_factory=list, init=False)
     _triage: subprocess.Popen[bytes] | None = field(default=None, init=False)
@@ -126,6 +132,10 @@ class LocalStack:
         return self.dir / "decisions.jsonl"
 
     @property
+    def attempt_log(self) -> Path:
+        return self.dir / "attempts.log"
+
+    @property
     def triage_log(self) -> Path:
         return self.dir / "triage.log"
 
@@ -147,7 +157,7 @@ class LocalStack:
             self.workdir = Path(self._tmp.name)
         self.workdir = self.workdir.resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        for old in (self.decision_log, self.access_log, self.triage_log, self.envoy_log):
+        for old in (self.decision_log, self.access_log, self.attempt_log, self.triage_log, self.envoy_log):
             old.unlink(missing_ok=True)  # a previous run's records would be read as this run's
         for old in self.workdir.glob("provider-*.jsonl"):
             old.unlink()
@@ -192,10 +202,10 @@ class LocalStack:
 
     # -- configuration ------------------------------------------------------------------------------
 
-    def _socket_path(self) -> str:
-        path = str(self.dir / "triage.sock")
+    def _socket_path(self, name: str) -> str:
+        path = str(self.dir / name)
         if len(path) > _UNIX_PATH_MAX:  # Unix socket paths are short; fall back to a short directory
-            path = tempfile.mkdtemp(prefix="triage-") + "/triage.sock"
+            path = tempfile.mkdtemp(prefix="triage-") + "/" + name
         return path
 
     def _write_config(self) -> TriageConfig:
@@ -206,12 +216,14 @@ class LocalStack:
         telemetry["decision_log"] = str(self.decision_log)
         envoy = data.setdefault("envoy", {})
         envoy["access_log"] = str(self.access_log)
+        envoy["attempt_log"] = str(self.attempt_log)
         if not self.fixed_ports:
-            self._socket = self._socket_path()
+            self._socket = self._socket_path("triage.sock")
             data.setdefault("server", {})["listen"] = [f"unix:{self._socket}"]
             envoy["extproc"] = f"unix:{self._socket}"
             envoy["listen"] = "127.0.0.1:0"
-            envoy["admin"] = "127.0.0.1:0"
+            # A Unix socket: its address is known before Envoy starts, so Triage can read ejections from it.
+            envoy["admin"] = f"unix:{self._socket_path('envoy-admin.sock')}"
         if self.envoy_tracing is not None:
             envoy["tracing"] = {"collector": self.envoy_tracing}
         cfg = parse_config(data, str(self.triage_yaml))
@@ -267,14 +279,8 @@ class LocalStack:
 
     # -- Envoy --------------------------------------------------------------------------------------
 
-    def _admin_get(self, path: str) -> str:
-        with urllib.request.urlopen(self.admin_url + path, timeout=2) as resp:
-            return str(resp.read().decode())
-
     def _start_envoy(self) -> None:
         assert self.running_config is not None
-        admin_file = self.dir / "envoy-admin-address"
-        admin_file.unlink(missing_ok=True)
         cmd = [
             find_envoy(),
             "-c",
@@ -282,8 +288,6 @@ class LocalStack:
             "--concurrency",
             "1",
             "--disable-hot-restart",
-            "--admin-address-path",
-            str(admin_file),
             "-l",
             "warning",
             "--drain-time-s",
@@ -292,34 +296,20 @@ class LocalStack:
         with self.envoy_log.open("ab") as log:
             self._envoy = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
         proc = self._envoy
-
-        def admin_known() -> bool:
-            if proc.poll() is not None:
-                raise StackError(f"envoy exited with {proc.returncode}; see {self.envoy_log}")
-            return admin_file.exists() and bool(admin_file.read_text().strip())
-
-        _wait("envoy admin", admin_known, self.startup_timeout, self.envoy_log)
-        self.admin_url = "http://" + admin_file.read_text().strip()
+        self.admin = AdminClient(self.running_config.envoy.admin)
 
         def ready() -> bool:
-            try:
-                return self._admin_get("/ready").strip() == "LIVE"
-            except OSError:
-                return False
+            if proc.poll() is not None:
+                raise StackError(f"envoy exited with {proc.returncode}; see {self.envoy_log}")
+            return self.admin is not None and self.admin.ready()
 
         _wait("envoy", ready, self.startup_timeout, self.envoy_log)
-        listeners = json.loads(self._admin_get("/listeners?format=json"))
-        sock = listeners["listener_statuses"][0]["local_address"]["socket_address"]
-        self.envoy_url = f"http://{sock['address']}:{sock['port_value']}"
+        self.envoy_url = "http://" + self.admin.listener_address()
 
     def envoy_stats(self, prefix: str = "") -> dict[str, int]:
         """Envoy's counters and gauges whose name starts with ``prefix``."""
-        out: dict[str, int] = {}
-        for line in self._admin_get("/stats?filter=" + prefix).splitlines():
-            name, _, value = line.partition(": ")
-            if value.strip().lstrip("-").isdigit():
-                out[name] = int(value)
-        return out
+        assert self.admin is not None
+        return self.admin.stats(prefix)
 
     # -- reading what happened ----------------------------------------------------------------------
 
@@ -330,9 +320,12 @@ class LocalStack:
         return [json.loads(line) for line in self.decision_log.read_text().splitlines() if line.strip()]
 
     def access_entries(self) -> list[dict[str, Any]]:
-        if not self.access_log.exists():
-            return []
-        return [json.loads(line) for line in self.access_log.read_text().splitlines() if line.strip()]
+        """Envoy's access log: one entry per request (written by Envoy about once a second)."""
+        return _json_lines(self.access_log)
+
+    def attempt_entries(self) -> list[dict[str, Any]]:
+        """Envoy's per-attempt log: one entry per upstream attempt."""
+        return _json_lines(self.attempt_log)
 
     def wait_for_decision(self, decision_id: str, timeout: float = 30.0) -> dict[str, Any]:
         """The completed record of ``decision_id`` (polls the decision log)."""

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from triage.config import TriageConfig, default_config_text, load_config, parse_config
+from triage.contract import CHAIN_NAMESPACE as CHAIN_OVERRIDE_NAMESPACE
 from triage.envoy.bootstrap import (
-    CHAIN_OVERRIDE_NAMESPACE,
     EXTPROC_CLUSTER,
     OTEL_CLUSTER,
     build_bootstrap,

@@ -10,6 +10,7 @@ from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
 from google.protobuf import json_format
 
+from triage import contract as ct
 from triage.extproc import mutations as mu
 
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
@@ -21,7 +22,7 @@ def _set_headers(mutation: ep.HeaderMutation) -> dict[str, str]:
 
 
 def test_route_sets_headers_with_raw_value_and_overwrite() -> None:
-    reply = mu.route({mu.HEADER_ROUTE: "premium", mu.HEADER_DECISION_ID: "abc"}, None, {"triage": {"route": "premium"}})
+    reply = mu.route({ct.HEADER_ROUTE: "premium", ct.HEADER_DECISION_ID: "abc"}, None, {"triage": {"route": "premium"}})
     assert reply.WhichOneof("response") == "request_body"
     mutation = reply.request_body.response.header_mutation
     for option in mutation.set_headers:
@@ -34,7 +35,7 @@ def test_route_sets_headers_with_raw_value_and_overwrite() -> None:
 
 def test_route_with_body_replaces_it_and_fixes_content_length() -> None:
     body = '{"model":"gpt-4o","messages":[{"role":"user","content":"héllo 世界"}]}'.encode()
-    reply = mu.route({mu.HEADER_ROUTE: "premium"}, body, {"triage": {}})
+    reply = mu.route({ct.HEADER_ROUTE: "premium"}, body, {"triage": {}})
     common = reply.request_body.response
     assert common.body_mutation.body == body
     headers = _set_headers(common.header_mutation)
@@ -44,7 +45,7 @@ def test_route_with_body_replaces_it_and_fixes_content_length() -> None:
 
 
 def test_route_without_body_leaves_the_body_and_length_alone() -> None:
-    reply = mu.route({mu.HEADER_ROUTE: "economy"}, None, {"triage": {}})
+    reply = mu.route({ct.HEADER_ROUTE: "economy"}, None, {"triage": {}})
     common = reply.request_body.response
     assert not common.HasField("body_mutation")
     assert "content-length" not in _set_headers(common.header_mutation)
@@ -53,13 +54,13 @@ def test_route_without_body_leaves_the_body_and_length_alone() -> None:
 
 def test_route_leaves_dynamic_metadata_under_triage() -> None:
     summary = {"decision_id": "d1", "route": "premium", "p_strong": 0.73, "task": "code"}
-    reply = mu.route({mu.HEADER_ROUTE: "premium"}, None, {mu.METADATA_NAMESPACE: summary})
+    reply = mu.route({ct.HEADER_ROUTE: "premium"}, None, {ct.METADATA_NAMESPACE: summary})
     assert json_format.MessageToDict(reply.dynamic_metadata) == {"triage": summary}
     assert reply.dynamic_metadata.fields["triage"].struct_value.fields["route"].string_value == "premium"
 
 
 def test_reject_builds_an_openai_style_immediate_response() -> None:
-    reply = mu.reject(413, "invalid_request_error", "input_too_large", "Too big.", {mu.HEADER_DECISION_ID: "d9"})
+    reply = mu.reject(413, "invalid_request_error", "input_too_large", "Too big.", {ct.HEADER_DECISION_ID: "d9"})
     assert reply.WhichOneof("response") == "immediate_response"
     immediate = reply.immediate_response
     assert immediate.status.code == 413
@@ -123,7 +124,7 @@ def test_request_body_continue_is_an_empty_body_response() -> None:
 
 
 def test_response_headers_sets_headers() -> None:
-    reply = mu.response_headers({mu.HEADER_DECISION_ID: "d1"})
+    reply = mu.response_headers({ct.HEADER_DECISION_ID: "d1"})
     assert reply.WhichOneof("response") == "response_headers"
     assert _set_headers(reply.response_headers.response.header_mutation) == {"x-triage-decision-id": "d1"}
 

@@ -387,10 +387,12 @@ async def test_processor_routes_a_chat_body(harness: Harness) -> None:
         "x-triage-decision-id": decision_id,
         "x-triage-tier": "free",
         "x-envoy-upstream-rq-timeout-ms": "30000",
+        "x-envoy-max-retries": "1",  # the premium chain has two steps
         "content-length": headers["content-length"],
     }
     assert body is not None
     assert body["model"] == "gpt-4o"
+    assert next(iter(body)) == "model"  # first key: Envoy's per-attempt filter rewrites the first one
     assert body["messages"][0]["content"].endswith(SECRET)
     assert "stream_options" not in body
     assert int(headers["content-length"]) == len(json.dumps(body, separators=(",", ":")).encode())
@@ -404,7 +406,10 @@ async def test_processor_routes_a_chat_body(harness: Harness) -> None:
             "p_strong": 0.9,
             "strong_score": 0.9,
             "model_sent": "gpt-4o",
-        }
+            "models": {"large": "gpt-4o", "medium": "gpt-4o-mini"},
+        },
+        # This request's chain for the priority-group cluster specifier, in the route's step names.
+        "triage.chain": {"priority_groups": [{"name": "step0"}, {"name": "step1"}]},
     }
 
 

@@ -1,0 +1,39 @@
+"""The names Triage and its Envoy configuration must agree on: headers, metadata namespaces, step names.
+
+Both the ext_proc replies (``extproc/mutations.py``) and the generated bootstrap (``envoy/bootstrap.py``)
+import them from here, so the two sides cannot drift apart.
+"""
+
+from __future__ import annotations
+
+HEADER_ROUTE = "x-triage-route"
+HEADER_DECISION_ID = "x-triage-decision-id"
+HEADER_TIER = "x-triage-tier"
+TRIAGE_HEADERS = (HEADER_ROUTE, HEADER_TIER, HEADER_DECISION_ID)
+
+HEADER_TIMEOUT = "x-envoy-upstream-rq-timeout-ms"
+HEADER_PER_TRY_TIMEOUT = "x-envoy-upstream-rq-per-try-timeout-ms"
+HEADER_MAX_RETRIES = "x-envoy-max-retries"
+# Envoy headers that steer retries and timeouts: only Triage sets them (a client's copy is removed).
+ENVOY_CONTROL_HEADERS = (
+    HEADER_TIMEOUT,
+    HEADER_PER_TRY_TIMEOUT,
+    HEADER_MAX_RETRIES,
+    "x-envoy-retry-on",
+    "x-envoy-retry-grpc-on",
+    "x-envoy-retriable-status-codes",
+    "x-envoy-retriable-header-names",
+    "x-envoy-hedge-on-per-try-timeout",
+)
+# Credentials a client may send; never forwarded to a provider unless a cluster allows it.
+CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization")
+
+# Dynamic metadata: the decision summary (and, per cluster, the model each attempt must send) ...
+METADATA_NAMESPACE = "triage"
+# ... and this request's chain, read by the priority-group cluster specifier.
+CHAIN_NAMESPACE = "triage.chain"
+
+
+def step_name(index: int) -> str:
+    """The priority group of a route's chain position."""
+    return f"step{index}"
