@@ -50,8 +50,7 @@ _HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 # Per attempt: the model this provider expects, from the decision (triage:models[<cluster>]), or the
 # cluster's own default when Triage did not decide (it failed open). content-length is always recomputed:
 # a header set by an earlier attempt's filter persists into the next attempt, the body does not.
-_LUA_MODEL = """
-local CLUSTER = %(cluster)s
+_LUA_MODEL = """local CLUSTER = %(cluster)s
 local DEFAULT_MODEL = %(model)s
 function envoy_on_request(handle)
   local body = handle:body()
@@ -154,7 +153,8 @@ def _attempt_log(path: str) -> dict[str, Any]:
         {
             "start": "%START_TIME%",
             "request_id": "%REQ(X-REQUEST-ID)%",
-            "decision_id": _md("decision_id"),
+            # The upstream log sees the attempt's request, not the downstream dynamic metadata.
+            "decision_id": "%REQ(X-TRIAGE-DECISION-ID)%",
             "attempt": "%REQ(X-ENVOY-ATTEMPT-COUNT)%",
             "cluster": "%UPSTREAM_CLUSTER%",
             "upstream_host": "%UPSTREAM_HOST%",
@@ -546,8 +546,15 @@ def render_bootstrap(cfg: TriageConfig) -> str:
     import yaml  # noqa: PLC0415
 
     class _Quoted(yaml.SafeDumper):
-        pass
+        def represent_dict(self, data: Any) -> yaml.MappingNode:
+            # Keys are Envoy's own field names: plain. Values are quoted by the str representer below.
+            items = [
+                (self.represent_scalar("tag:yaml.org,2002:str", str(k)), self.represent_data(v))
+                for k, v in data.items()
+            ]
+            return yaml.MappingNode("tag:yaml.org,2002:map", items)
 
+    _Quoted.add_representer(dict, _Quoted.represent_dict)
     _Quoted.add_representer(
         str, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="|" if "\n" in v else '"')
     )

@@ -43,10 +43,18 @@ def describe_stack(stack: LocalStack) -> str:
             f"  this demo token (tier={widest}, valid 7 days) allows every route:",
             f"    -H 'authorization: Bearer {token}'",
         ]
+    first = next(iter(stack.providers.values()), None)
+    if first is not None:
+        lines += [
+            "  make a provider misbehave (Envoy fails over; see the attempts in the decision lines):",
+            f"""    curl -s -XPOST 127.0.0.1:{first.port}/_sim/faults -d '{{"fault": {{"status": 503}}}}'"""
+            "   # also retry_after, delay_s, reset, close_after_chunks",
+            f"    curl -s -XDELETE 127.0.0.1:{first.port}/_sim/faults     # healthy again",
+        ]
     lines += [
         "",
         f"  files in {stack.dir}: triage.yaml (edit it: Triage reloads it), envoy.yaml (generated),",
-        "    decisions.jsonl, access.log (Envoy), triage.log, envoy.log, provider-*.jsonl",
+        "    decisions.jsonl, access.log and attempts.log (Envoy), triage.log, envoy.log, provider-*.jsonl",
         "",
         "  Ctrl-C stops everything. Decisions follow:",
         "",

@@ -33,7 +33,7 @@ from triage.config import TriageConfig, load_config, parse_config
 from triage.envoy.admin import AdminClient
 from triage.envoy.bootstrap import render_bootstrap
 from triage.sim.provider import FakeProvider
-from triage.sim.runner import ProviderThread
+from triage.sim.runner import ProviderThread, free_port
 
 _UNIX_PATH_MAX = 100
 
@@ -96,6 +96,7 @@ class LocalStack:
     envoy_tracing: str | None = None  # host:port of an OTLP/gRPC collector for Envoy's spans
     triage_env: dict[str, str] = field(default_factory=dict)
     provider_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    absent: frozenset[str] = frozenset()  # local clusters left without a provider: nothing listens there
     startup_timeout: float = 90.0
 
     providers: dict[str, FakeProvider] = field(default_factory=dict, init=False)
@@ -189,8 +190,8 @@ class LocalStack:
     def _start_providers(self) -> None:
         base = self.config or load_config()
         for name, cluster in base.clusters.items():
-            if cluster.host not in ("127.0.0.1", "localhost"):
-                continue  # a real provider: nothing to fake
+            if cluster.host not in ("127.0.0.1", "localhost") or name in self.absent:
+                continue  # a real provider (nothing to fake), or one that is down on purpose
             models = [e.model for r in base.routes.values() for e in r.chain if e.cluster == name]
             options = {"default_model": models[0] if models else None, **self.provider_options.get(name, {})}
             port = cluster.port if self.fixed_ports else 0
@@ -212,6 +213,8 @@ class LocalStack:
         data = (self.config or load_config()).model_dump(mode="json", exclude_none=True)
         for name, provider in self.providers.items():
             data["clusters"][name]["address"] = f"127.0.0.1:{provider.port}"
+        for name in self.absent:
+            data["clusters"][name]["address"] = f"127.0.0.1:{free_port()}"
         telemetry = data.setdefault("telemetry", {})
         telemetry["decision_log"] = str(self.decision_log)
         envoy = data.setdefault("envoy", {})

@@ -283,3 +283,19 @@ def test_build_bootstrap_does_not_mutate_the_config() -> None:
     before = copy.deepcopy(config.model_dump())
     build_bootstrap(config)
     assert config.model_dump() == before
+
+
+def test_render_bootstrap_shipped_example_is_up_to_date() -> None:
+    shipped = Path(__file__).parents[3] / "deploy" / "envoy-local.yaml"
+    assert shipped.read_text() == render_bootstrap(load_config()), "regenerate: triage envoy-config -o " + str(shipped)
+
+
+def test_render_bootstrap_quotes_values_envoy_would_read_as_booleans() -> None:
+    data = yaml.safe_load(default_config_text())
+    data["routes"]["n"] = data["routes"].pop("premium")
+    for tier in data["tiers"].values():
+        tier["routes"] = ["n" if r == "premium" else r for r in tier["routes"]]
+    data["policy"]["ladder"][-1]["route"] = "n"
+    text = render_bootstrap(parse_config(data))
+    assert '"n"' in text
+    assert yaml.safe_load(text) == build_bootstrap(parse_config(data))
