@@ -1,0 +1,100 @@
+"""``triage eval routing`` and ``triage eval tasks`` end to end on tiny files (the shipped model scores them)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from triage.cli import main as triage_main
+from triage.train import benchmarks as bm
+from triage.train.eval_cli import main
+
+PROMPTS = [
+    "What is the capital of France?\nA. Paris\nB. Rome\nC. Oslo\nD. Bern\nAnswer:",
+    "Compute the integral of x^2 sin(x) dx from 0 to pi.\nA. pi^2 - 4\nB. 2\nC. 0\nD. pi\nAnswer:",
+    "Which organ pumps blood?\nA. Heart\nB. Lung\nC. Liver\nD. Skin\nAnswer:",
+    "Let G be a group of order 15. How many Sylow 5-subgroups does G have?\nA. 1\nB. 3\nC. 5\nD. 15\nAnswer:",
+]
+
+
+@pytest.fixture
+def mmlu_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "mmlu"
+    folder.mkdir()
+    for subject, rows in (("geo", [(0, 1, 1), (2, 1, 1)]), ("math", [(1, 0, 1), (3, 0, 1)])):
+        with (folder / f"mmlu_{subject}.csv").open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["prompt", bm.DEFAULT_WEAK, bm.DEFAULT_STRONG])
+            for i, weak, strong in rows:
+                writer.writerow([PROMPTS[i], str(bool(weak)), str(bool(strong))])
+    return folder
+
+
+def test_eval_routing_writes_json_scores_and_plot(
+    mmlu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    scores = tmp_path / "s.jsonl"
+    plot = tmp_path / "p.png"
+    argv = ["routing", "--benchmark", "mmlu", "--data", str(mmlu_dir), "--json", str(out)]
+    assert main([*argv, "--scores", str(scores), "--plot", str(plot), "--points", "4"]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["n"] == 4
+    assert {"apgr", "cpt50", "cpt80", "strong_quality", "weak_quality", "curve", "random", "oracle"} <= set(doc)
+    assert len(doc["curve"]) == 5
+    lines = [json.loads(line) for line in scores.read_text().splitlines()]
+    assert [row["prompt"] for row in lines] == [PROMPTS[0], PROMPTS[2], PROMPTS[1], PROMPTS[3]]
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    printed = capsys.readouterr().out
+    assert "APGR" in printed
+    assert "oracle" in printed
+    assert "random" in printed
+
+
+def test_eval_routing_from_scores_reproduces_a_perfect_router(mmlu_dir: Path, tmp_path: Path) -> None:
+    scores = tmp_path / "s.jsonl"
+    perfect = {PROMPTS[0]: 0.1, PROMPTS[2]: 0.2, PROMPTS[1]: 0.8, PROMPTS[3]: 0.9}
+    scores.write_text("".join(json.dumps({"prompt": p, "score": s}) + "\n" for p, s in perfect.items()))
+    out = tmp_path / "r.json"
+    argv = ["routing", "--benchmark", "mmlu", "--data", str(mmlu_dir), "--from-scores", str(scores)]
+    assert main([*argv, "--json", str(out), "--points", "4"]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["apgr"] == pytest.approx(0.75)
+    assert doc["cpt50"] == pytest.approx(25.0)
+
+
+def test_eval_routing_without_data_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["routing", "--benchmark", "gsm8k"]) == 2
+    assert "needs --data" in capsys.readouterr().err
+
+
+def test_triage_cli_delegates_eval(mmlu_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert triage_main(["eval", "routing", "--benchmark", "mmlu", "--data", str(mmlu_dir), "--no-task-bias"]) == 0
+    assert "no task bias" in capsys.readouterr().out
+
+
+def test_eval_tasks_reports_accuracy_and_confusion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "t.jsonl"
+    rows = [
+        {"text": "Translate 'good morning' into German.", "label": "translation"},
+        {"text": "Write a Python function that reverses a string.", "label": "code"},
+        {"text": "Write a haiku about autumn rain.", "label": "creative_writing"},
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "m.json"
+    assert main(["tasks", "--data", str(data), "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["n"] == 3
+    assert 0.0 <= doc["accuracy"] <= 1.0
+    assert "macro_f1" in doc
+    assert "confusion" in capsys.readouterr().out
+
+
+def test_eval_tasks_rejects_unknown_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "t.jsonl"
+    data.write_text(json.dumps({"text": "hi", "label": "chitchat"}) + "\n")
+    assert main(["tasks", "--data", str(data)]) == 2
+    assert "chitchat" in capsys.readouterr().err
