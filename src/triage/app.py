@@ -33,10 +33,10 @@ def decision_log(cfg: TelemetryConfig) -> DecisionLog | None:
     if cfg.decision_log is None:
         return None
     if cfg.decision_log == "-":
-        return DecisionLog(sys.stdout)
+        return DecisionLog(sys.stdout, buffered=True)
     path = Path(cfg.decision_log)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return DecisionLog(path.open("a", encoding="utf-8", buffering=1))
+    return DecisionLog(path.open("a", encoding="utf-8"), buffered=True)
 
 
 def build_runtime(config: TriageConfig, classifier: Classifier) -> Runtime:
@@ -80,11 +80,19 @@ async def serve(config: TriageConfig, config_path: Path | None, *, watch_interva
         (time.perf_counter() - started) * 1000,
         config.default_route,
     )
-    tasks = [asyncio.create_task(holder.watch(watch_interval_s))] if config_path is not None else []
+    recorder = holder.current.recorder
+    tasks = [asyncio.create_task(recorder.flush_every(0.25))]
+    if config_path is not None:
+        tasks.append(asyncio.create_task(holder.watch(watch_interval_s)))
     if config.envoy.health_poll_ms > 0:
         tasks.append(asyncio.create_task(holder.current.health.watch(config.envoy.health_poll_ms / 1000)))
     await run_until_signalled(server, asyncio.Event())
     for task in tasks:
         task.cancel()
-    await server.shutdown(config.server.drain_seconds, flush)
+
+    def flush_all() -> None:
+        recorder.flush()
+        flush()
+
+    await server.shutdown(config.server.drain_seconds, flush_all)
     return 0

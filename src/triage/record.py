@@ -5,7 +5,7 @@ It never holds prompt or completion text (sizes and hashes only); its fields are
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -53,5 +53,14 @@ class DecisionRecord:
     duration_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The record without empty fields, ready for JSON."""
-        return {k: v for k, v in asdict(self).items() if v is not None and v != []}
+        """The record without empty fields, ready for JSON (a shallow copy: no field holds a mutable
+        object other than ``chain``, a list of strings)."""
+        out = {}
+        for name in _FIELDS:
+            value = getattr(self, name)
+            if value is not None and value != []:
+                out[name] = value
+        return out
+
+
+_FIELDS = tuple(f.name for f in fields(DecisionRecord))

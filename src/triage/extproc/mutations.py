@@ -28,10 +28,26 @@ def _header_mutation(set_headers: Mapping[str, str], remove: Iterable[str] = ())
     )
 
 
-def _struct(namespaces: Mapping[str, Mapping[str, Any]]) -> struct_pb2.Struct:
-    out = struct_pb2.Struct()
-    out.update({ns: dict(values) for ns, values in namespaces.items()})
-    return out
+def _value(v: Any) -> struct_pb2.Value:
+    if isinstance(v, struct_pb2.Struct):
+        return struct_pb2.Value(struct_value=v)
+    if isinstance(v, str):
+        return struct_pb2.Value(string_value=v)
+    if isinstance(v, bool):
+        return struct_pb2.Value(bool_value=v)
+    if isinstance(v, int | float):
+        return struct_pb2.Value(number_value=v)
+    if isinstance(v, Mapping):
+        return struct_pb2.Value(struct_value=struct(v))
+    if isinstance(v, list | tuple):
+        return struct_pb2.Value(list_value=struct_pb2.ListValue(values=[_value(x) for x in v]))
+    return struct_pb2.Value(null_value=struct_pb2.NULL_VALUE)
+
+
+def struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
+    """A Struct from plain values (and prebuilt Structs), built field by field: ``Struct.update`` is several
+    times slower on the request path."""
+    return struct_pb2.Struct(fields={k: _value(v) for k, v in values.items()})
 
 
 def request_headers(remove: Iterable[str] = ()) -> ep.ProcessingResponse:
@@ -60,7 +76,7 @@ def request_body_continue() -> ep.ProcessingResponse:
 def route(
     headers: Mapping[str, str],
     body: bytes | None,
-    metadata: Mapping[str, Mapping[str, Any]],
+    metadata: Mapping[str, Any],
 ) -> ep.ProcessingResponse:
     """Send the request on its chosen route: set routing headers, replace the body (fixing its length),
     re-select the route (``clear_route_cache``) and leave the decision in dynamic metadata."""
@@ -72,7 +88,7 @@ def route(
     common = ep.CommonResponse(
         header_mutation=_header_mutation(set_headers), body_mutation=body_mutation, clear_route_cache=True
     )
-    return ep.ProcessingResponse(request_body=ep.BodyResponse(response=common), dynamic_metadata=_struct(metadata))
+    return ep.ProcessingResponse(request_body=ep.BodyResponse(response=common), dynamic_metadata=struct(metadata))
 
 
 def error_body(error_type: str, code: str, message: str) -> bytes:
@@ -86,7 +102,7 @@ def reject(
     code: str,
     message: str,
     headers: Mapping[str, str],
-    metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> ep.ProcessingResponse:
     """Answer the client directly with an OpenAI-style JSON error; no provider is called."""
     all_headers = {"content-type": "application/json", **headers}
@@ -97,7 +113,7 @@ def reject(
             body=error_body(error_type, code, message),
             details=f"triage_{code}",
         ),
-        dynamic_metadata=_struct(metadata) if metadata else None,
+        dynamic_metadata=struct(metadata) if metadata else None,
     )
 
 
@@ -106,9 +122,7 @@ def response_headers(headers: Mapping[str, str]) -> ep.ProcessingResponse:
     return ep.ProcessingResponse(response_headers=ep.HeadersResponse(response=common))
 
 
-def response_body(
-    replacement: bytes | None = None, metadata: Mapping[str, Mapping[str, Any]] | None = None
-) -> ep.ProcessingResponse:
+def response_body(replacement: bytes | None = None, metadata: Mapping[str, Any] | None = None) -> ep.ProcessingResponse:
     """Forward a response chunk at once (optionally rewritten) and, on the last one, the outcome metadata."""
     common = None
     if replacement is not None:
@@ -116,7 +130,7 @@ def response_body(
         common = ep.CommonResponse(body_mutation=mutation)
     return ep.ProcessingResponse(
         response_body=ep.BodyResponse(response=common) if common else ep.BodyResponse(),
-        dynamic_metadata=_struct(metadata) if metadata else None,
+        dynamic_metadata=struct(metadata) if metadata else None,
     )
 
 

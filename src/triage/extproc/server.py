@@ -67,10 +67,11 @@ class ExtProcService(ep_grpc.ExternalProcessorServicer):  # type: ignore[misc]
                 yield _not_ready_reply(message)
             return
         metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-        processor = Processor(holder.current, metadata)
+        processor = Processor(holder.current, metadata, defer=True)
         try:
             async for message in request_iterator:
                 yield await processor.process(message)
+                processor.after_reply()  # resumed once gRPC has taken the reply: telemetry off the path
         finally:
             processor.close()
 

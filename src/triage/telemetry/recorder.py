@@ -6,6 +6,7 @@ entry point. Every public method swallows and logs its own failures: telemetry n
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import IO, Any
@@ -70,14 +71,30 @@ def record_attributes(record: DecisionRecord) -> dict[str, AttributeValue]:
 
 
 class DecisionLog:
-    """Writes one JSON line per completed decision record to a text stream."""
+    """Writes one JSON line per completed decision record to a text stream.
 
-    def __init__(self, stream: IO[str]) -> None:
+    ``buffered``: lines are kept in memory until ``flush()`` (the server flushes a few times a second),
+    so the request path never waits for a write; otherwise each line is written and flushed at once.
+    """
+
+    def __init__(self, stream: IO[str], *, buffered: bool = False) -> None:
         self._stream = stream
+        self._buffered = buffered
+        self._pending: list[str] = []
 
     def write(self, record: DecisionRecord) -> None:
-        self._stream.write(orjson.dumps(record.to_dict()).decode() + "\n")
-        self._stream.flush()
+        line = orjson.dumps(record.to_dict()).decode() + "\n"
+        if self._buffered:
+            self._pending.append(line)
+        else:
+            self._stream.write(line)
+            self._stream.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self._stream.write("".join(lines))
+            self._stream.flush()
 
 
 def _safely(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -130,6 +147,18 @@ class Recorder:
             log.exception("cannot start span (ignored)")
             return None
 
+    @_safely
+    def flush(self) -> None:
+        """Write out the buffered decision log lines."""
+        if self._log is not None:
+            self._log.flush()
+
+    async def flush_every(self, interval_s: float) -> None:
+        """Flush the decision log every ``interval_s`` until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            self.flush()
+
     @staticmethod
     def trace_id(span: Span | None) -> str | None:
         if span is None:
@@ -139,9 +168,8 @@ class Recorder:
 
     @_safely
     def decided(self, span: Span | None, record: DecisionRecord) -> None:
-        """The decision is made: record its attributes and metrics."""
+        """The decision is made: record its metrics (the span gets every attribute when it ends)."""
         if span is not None:
-            span.set_attributes(record_attributes(record))
             span.add_event("decided", {sc.ROUTE: record.route or "", sc.REASON: record.reason or ""})
         labels = {sc.ROUTE: record.route or "", sc.REASON: record.reason or "", sc.TIER: record.tier or ""}
         if record.task:
