@@ -1,6 +1,6 @@
 """``triage`` command line: argv → configuration → command; every command returns an exit code.
 
-Commands: serve, check-config, envoy-config, explain, run (the local stack), demo, train.
+Commands: serve, check-config, envoy-config, explain, run (the local stack), demo, train, eval, calibrate.
 Heavy modules are imported inside the command that needs them, so ``--help`` and ``check-config`` stay fast.
 """
 
@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     _config_arg(p)
 
     p = sub.add_parser("train", help="train the classifier bundle from ../shared/data", add_help=False)
+    p.add_argument("args", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser("eval", help="routing quality (APGR, CPT) and task accuracy of a bundle", add_help=False)
+    p.add_argument("args", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser("calibrate", help="set policy.ladder thresholds for target route shares", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
@@ -123,6 +129,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return int(train_main(args.args))
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from triage.train.eval_cli import main as eval_main  # noqa: PLC0415
+
+    return int(eval_main(args.args))
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from triage.train.calibrate import main as calibrate_main  # noqa: PLC0415
+
+    return int(calibrate_main(args.args))
+
+
 _COMMANDS = {
     "serve": _cmd_serve,
     "check-config": _cmd_check_config,
@@ -131,13 +149,17 @@ _COMMANDS = {
     "run": _cmd_run,
     "demo": _cmd_demo,
     "train": _cmd_train,
+    "eval": _cmd_eval,
+    "calibrate": _cmd_calibrate,
 }
+# Commands whose options belong to their own parser (in triage.train), not to this one.
+_DELEGATED = {"train": _cmd_train, "eval": _cmd_eval, "calibrate": _cmd_calibrate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["train"]:  # its options belong to the training CLI, not to this parser
-        return _cmd_train(argparse.Namespace(args=argv[1:]))
+    if argv[:1] and argv[0] in _DELEGATED:
+        return _DELEGATED[argv[0]](argparse.Namespace(args=argv[1:]))
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr

@@ -27,6 +27,28 @@ Intended use: the default, every-request signal of the Triage router, within a f
 one CPU core. It is not a content filter and not a quality judge.
 """
 
+_SELECTION = """\
+## Why this model (family comparison)
+
+Measured on the same folds (details and commands in `docs/model-selection.md`): difficulty as RouteLLM APGR on
+MMLU subjects held out whole, task head as macro-F1 with templates/subjects/tasks held out, latency of features
++ inference on one core at the 3 KB window.
+
+| family | MMLU APGR (held-out subjects) | task macro-F1 | p50 / p99 at 3 KB | size |
+|---|---|---|---|---|
+| **hashed word+char n-grams, linear heads (this model)** | 0.56 | 0.82 | ~150-230 / ~280-380 µs | 3.1 MB |
+| static MiniLM token vectors (model2vec-style), linear | 0.55 | 0.73 | ~950 / ~1,850 µs (tokenizer) | 23 MB |
+| static MiniLM token vectors, MLP | 0.54 | - | as above | 23 MB |
+| hand-made dense signals only | 0.55 | - | ~20 µs | < 1 KB |
+| full MiniLM-L6 sentence embedding (reference, not servable) | 0.55 | - | 8-27 ms | 90 MB |
+| prompt length alone (reference) | 0.552 | - | - | - |
+| subject oracle, in-sample (upper bound of subject-level signal) | 0.613 | - | - | - |
+
+Cross-subject difficulty is weak for every family, even a sentence transformer; the hashed model wins on
+tasks, latency and size.
+
+"""
+
 _LIMITS = """\
 ## Limitations
 
@@ -39,16 +61,49 @@ _LIMITS = """\
   partly measure that ambiguity.
 - Translation requests are learned from synthetic requests only (the translation pairs on hand are WMT test
   sets, research use only); the foreign-language texts cover about 20 languages, a few sentences each.
-- The difficulty head is a weak signal: its ranking ability on unseen MMLU subjects is the AUC above. It has
-  seen real outcomes only for MMLU (GPT-4-1106 vs Mixtral-8x7B); its behaviour elsewhere comes from soft
-  priors (MATH levels, GSM8K, synthetic requests) when they were kept, and is uncalibrated. Calibrate
-  thresholds to a target strong-model share on your own traffic.
+- The difficulty head is a weak signal: on unseen MMLU subjects it routes only a little better than random
+  (APGR above), below RouteLLM's best published MMLU router (0.603, trained on the same subjects). It has
+  seen real outcomes only for MMLU (GPT-4-1106 vs Mixtral-8x7B); inside math it follows GSM8K solution length
+  (a proxy, not outcomes); elsewhere it is uncalibrated. On RouterBench it is no better than random *within*
+  ARC-Challenge, MBPP or Winogrande. Calibrate thresholds to a target strong-model share on your own traffic
+  (`triage calibrate`, docs/calibration.md).
 - English-centric; inputs are windowed, so a task stated only in the middle of a very long prompt is missed.
 """
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
+
+
+def _routing_row(name: str, row: dict[str, Any]) -> str:
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1f}%"
+
+    return f"| {name} | {row['n']} | {row['apgr']:.3f} | {pct(row['cpt50'])} | {pct(row['cpt80'])} |"
+
+
+def _routing_section(routing: dict[str, Any]) -> str:
+    """RouteLLM metrics of the policy score: MMLU out of fold by subject, RouterBench test (evaluation only)."""
+    lines = [
+        "## Routing quality (RouteLLM's metrics)\n",
+        "The score is the live policy's `strong_score` (task-bias shift of `p_strong`), cut at 11 quantiles as "
+        "RouteLLM does; random routing scores APGR 0.500. RouteLLM's best published routers: MMLU 0.603 "
+        "(CPT(50%) 35.4%), GSM8K 0.622 (33.6%), MT-Bench 0.802 (13.4%, CPT(80%) 31.3%).\n",
+        "| benchmark, score | n | APGR | CPT(50%) | CPT(80%) |",
+        "|---|---|---|---|---|",
+    ]
+    mmlu = routing.get("mmlu_held_out_subjects", {})
+    rb = routing.get("routerbench_test", {})
+    for label, block in (("MMLU dev, subjects held out", mmlu), ("RouterBench test (ARC-C, MBPP, Winogrande)", rb)):
+        for key, what in (("with_task_bias", "with task bias"), ("without_task_bias", "p_strong only")):
+            if key in block:
+                lines.append(_routing_row(f"{label}, {what}", block[key]))
+    lines.append(
+        "\nRouterBench's weak model is `mistralai/mixtral-8x7b-chat`; its licence is unclear, so it is "
+        "evaluation only. Reproduce: `triage train --oof-scores FILE`, then `triage eval routing --benchmark "
+        "mmlu --data ../shared/data/routing_outcomes/routellm_mmlu_dev --from-scores FILE`.\n"
+    )
+    return "\n".join(lines)
 
 
 def render(metrics: dict[str, Any], manifest: dict[str, Any], features: dict[str, Any]) -> str:
@@ -124,22 +179,26 @@ def render(metrics: dict[str, Any], manifest: dict[str, Any], features: dict[str
 
     parts.append("## Difficulty head\n")
     parts.append(
-        "Label: from RouteLLM's MMLU dev outcomes (GPT-4-1106-preview vs Mixtral-8x7B-Instruct, 5-shot, "
-        "contaminated prompts removed). Two label rules were compared — *weak_wrong* (Mixtral wrong) and "
-        "*strong_only* (GPT-4 right and Mixtral wrong) — each with and without soft priors (MATH by level, "
-        "GSM8K, low/high-prior synthetic requests). AUC is on MMLU subjects held out of training; "
-        "hard-vs-easy ranks MATH level 4-5 problems above trivial synthetic requests (translation, "
-        "classification, rewrite, brainstorming), out of fold.\n"
+        "Labels: RouteLLM's MMLU dev outcomes (GPT-4-1106-preview vs Mixtral-8x7B-Instruct, 5-shot, "
+        "contaminated prompts removed) under two rules — *weak_wrong* (Mixtral wrong) and *strong_only* "
+        "(GPT-4 right and Mixtral wrong) — each with and without soft priors (GSM8K by reference-solution "
+        "length, MATH by level, per-template priors of the synthetic requests). Everything below is out of fold: "
+        "MMLU subjects held out whole (AUC on the training renderings, APGR on the raw benchmark prompts, "
+        "`p_strong` alone), GSM8K rank correlation with solution length, and hard-vs-easy AUC (MATH level 4-5 "
+        "above trivial synthetic requests).\n"
     )
-    parts.append("| setup | AUC vs weak_wrong | AUC vs strong_only | hard-vs-easy AUC | mean p hard / easy |")
-    parts.append("|---|---|---|---|---|")
+    parts.append("| setup | MMLU APGR | AUC vs strong_only | AUC vs weak_wrong | GSM8K Spearman | hard-vs-easy AUC |")
+    parts.append("|---|---|---|---|---|---|")
     for name, row in diff["setups"].items():
         mark = " **(shipped)**" if name == diff["chosen"] else ""
+        rho = row.get("gsm8k_spearman_vs_solution_lines")
         parts.append(
-            f"| {name}{mark} | {row['mmlu_auc_vs_weak_wrong']:.3f} | {row['mmlu_auc_vs_strong_only']:.3f} | "
-            f"{row['hard_vs_easy_auc']:.3f} | {row['mean_p_hard']:.2f} / {row['mean_p_easy']:.2f} |"
+            f"| {name}{mark} | {row['mmlu_apgr']:.3f} | {row['mmlu_auc_vs_strong_only']:.3f} | "
+            f"{row['mmlu_auc_vs_weak_wrong']:.3f} | {'-' if rho is None else f'{rho:.3f}'} | "
+            f"{row['hard_vs_easy_auc']:.3f} |"
         )
     parts.append(f"\nChosen: {diff['why']}.\n")
+    parts.append(_routing_section(metrics["evaluation"].get("routing", {})))
 
     parts.append("## Size and speed\n")
     parts.append(f"- `model.onnx`: {metrics['model']['bytes']:,} bytes")
@@ -159,6 +218,7 @@ def render(metrics: dict[str, Any], manifest: dict[str, Any], features: dict[str
             )
         parts.append(f"- {serving['note']}")
     parts.append(f"- training time: {metrics['training_seconds']} s (`triage train`, 2 cores)\n")
+    parts.append(_SELECTION)
     parts.append(_LIMITS)
     parts.append(
         "## Reproduce\n\n```\ntriage train --data ../shared/data --seed "

@@ -24,8 +24,12 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="triage train", description="Train the request classifier bundle.")
     p.add_argument("--data", type=Path, default=None, help="data root (default: ../shared/data from the repo root)")
     p.add_argument("--out", type=Path, default=None, help="bundle directory (default: the shipped bundle)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--folds", type=int, default=5, help="group folds for the held-out metrics (default: 5)")
+    p.add_argument(
+        "--config", type=Path, default=None, help="hyper-parameter file (default: triage/train/defaults.toml)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the config's, 0)")
+    p.add_argument("--folds", type=int, default=None, help="group folds for the held-out metrics (default: 5)")
+    p.add_argument("--oof-scores", type=Path, default=None, help="write out-of-fold MMLU scores (JSONL) here")
     p.add_argument("--no-loso", action="store_true", help="skip the leave-one-source-out fits")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     return p
@@ -39,21 +43,27 @@ def main(argv: list[str]) -> int:
     if not data.is_dir():
         print(f"triage train: data directory {data} does not exist (use --data)", file=sys.stderr)
         return 2
-    if args.folds < 2:
+    if args.folds is not None and args.folds < 2:
         print("triage train: --folds must be at least 2", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     # Imported here: the training stack (scipy, onnx) is an optional extra the service never needs.
-    from triage.train.pipeline import TrainOptions, train  # noqa: PLC0415
+    from triage.train.pipeline import options_from_file, train  # noqa: PLC0415
 
-    opts = TrainOptions(
-        data=data,
-        out=out,
-        seed=args.seed,
-        folds=args.folds,
-        leave_one_source_out=not args.no_loso,
-        measure_latency=not args.no_latency,
-    )
+    overrides = {k: v for k, v in (("seed", args.seed), ("folds", args.folds)) if v is not None}
+    try:
+        opts = options_from_file(
+            args.config,
+            data=data,
+            out=out,
+            leave_one_source_out=not args.no_loso,
+            measure_latency=not args.no_latency,
+            oof_scores=args.oof_scores,
+            **overrides,
+        )
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"triage train: bad --config: {exc}", file=sys.stderr)
+        return 2
     metrics = train(opts, progress=lambda msg: print(msg, file=sys.stderr))
     task = metrics["evaluation"]["task"]
     print(

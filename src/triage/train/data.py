@@ -36,7 +36,18 @@ LICENCES = {
 # Weak-model (Mixtral-8x7B) failure rates used as soft difficulty targets for MATH by level. Published
 # Mixtral-8x7B MATH accuracy is ~28% overall, falling from ~60% at level 1 to under 10% at level 5.
 MATH_LEVEL_P_STRONG = {1: 0.4, 2: 0.55, 3: 0.7, 4: 0.8, 5: 0.9}
-GSM8K_P_STRONG = 0.35  # Mixtral-8x7B solves about 60-70% of GSM8K
+# GSM8K: the soft target rises with the number of lines in the reference solution (one line per reasoning
+# step). A weak model's failures track that count: on 1,000 GSM8K train questions the Spearman correlation
+# between solution lines and the failure rate of seven 7B models is 0.50 (RouterDC outcomes, licence unclear:
+# measured only, never trained on). Levels centre on ~0.45, about Mixtral's failure rate on hard GSM8K-style
+# problems; centred lower (~0.3) they pulled MMLU's quantitative subjects down and cost held-out MMLU APGR.
+GSM8K_LINES_P_STRONG = (0.2, 0.2, 0.28, 0.38, 0.48, 0.57, 0.65, 0.72, 0.78)  # index = solution lines, capped
+
+
+def gsm8k_p_strong(answer: str) -> tuple[float, int]:
+    """(soft difficulty target, solution lines) of a GSM8K reference answer (``#### n`` line excluded)."""
+    lines = sum(1 for line in answer.split("\n") if line.strip() and not line.startswith("####"))
+    return GSM8K_LINES_P_STRONG[min(lines, len(GSM8K_LINES_P_STRONG) - 1)], lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +160,12 @@ def mmlu_examples(rows: list[MmluRow], rng: random.Random, *, strong_rule: str =
 
 
 def load_gsm8k(root: Path, rng: random.Random, limit: int | None = 1500) -> list[Example]:
-    items = [
-        Example(RoutingInput.from_text(rec["question"]), "math", "gsm8k", "gsm8k", strong=GSM8K_P_STRONG)
-        for rec in _jsonl(root / "tasks" / "math" / "gsm8k_train.jsonl")
-    ]
+    """GSM8K train questions; the difficulty target follows the reference solution's length."""
+    items: list[Example] = []
+    for rec in _jsonl(root / "tasks" / "math" / "gsm8k_train.jsonl"):
+        target, lines = gsm8k_p_strong(str(rec.get("answer", "")))
+        inp = RoutingInput.from_text(rec["question"])
+        items.append(Example(inp, "math", "gsm8k", "gsm8k", strong=target, extra=f"lines{lines}"))
     return _sample(items, limit, rng)
 
 

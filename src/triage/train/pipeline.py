@@ -15,6 +15,7 @@ import platform
 import subprocess
 import sys
 import time
+import tomllib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,11 +25,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from scipy.stats import spearmanr
 
 from triage.classifier.base import TASK_LABELS
 from triage.classifier.features import FeatureConfig, Featurizer
 from triage.classifier.onnx_model import MANIFEST_FILE
-from triage.train import card, data, export, synth, synth_vocab
+from triage.config import DEFAULT_TASK_BIAS
+from triage.requests.input import RoutingInput
+from triage.train import card, data, export, routing_eval, synth, synth_vocab
 from triage.train.evaluate import accuracy_by, group_folds, roc_auc, task_metrics
 from triage.train.model import (
     FitConfig,
@@ -42,6 +46,8 @@ from triage.train.model import (
     predict_task,
     seeded,
 )
+from triage.train.routing_metrics import report
+from triage.train.scoring import write_scores
 
 log = logging.getLogger("triage.train")
 
@@ -63,14 +69,35 @@ class TrainOptions:
     synth_per_template: int = 60
     t0_per_template: int | None = 60
     bbh_per_task: int | None = 70
-    gsm8k_limit: int | None = 1500
+    gsm8k_limit: int | None = 3000
     math_limit: int | None = 2500
     task_fit: FitConfig = field(default_factory=FitConfig)
-    strong_fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=2, lr=0.01, l2=1e-3))
+    strong_fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=1, lr=0.01, l2=1e-3))
     leave_one_source_out: bool = True
     measure_latency: bool = True
     features: FeatureConfig = field(default_factory=FeatureConfig)
     fp16: bool = True
+    oof_scores: Path | None = None  # write out-of-fold MMLU policy scores here (JSONL prompt/score)
+
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+
+
+def options_from_file(path: Path | None, *, data: Path, out: Path, **overrides: Any) -> TrainOptions:
+    """``TrainOptions`` from a hyper-parameter file (``defaults.toml`` when None); ``overrides`` win."""
+    raw = tomllib.loads((path or DEFAULTS_FILE).read_text(encoding="utf-8"))
+    known = {"seed", "folds", "data", "task_fit", "strong_fit", "export"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+    seed = int(raw.get("seed", 0))
+    kwargs: dict[str, Any] = {"seed": seed, "folds": int(raw.get("folds", 5)), **raw.get("data", {})}
+    for name in ("task_fit", "strong_fit"):
+        if name in raw:
+            kwargs[name] = FitConfig(**{"seed": seed, **raw[name]})
+    kwargs.update(raw.get("export", {}))
+    kwargs.update(overrides)
+    return TrainOptions(data=data, out=out, **kwargs)
 
 
 @dataclass
@@ -81,6 +108,7 @@ class Corpus:
     mmlu_weak_wrong: list[float]
     mmlu_strong_only: list[float]
     excluded: dict[str, str]
+    mmlu_rows: list[data.MmluRow] = field(default_factory=list)
 
 
 def load_corpus(opts: TrainOptions) -> Corpus:
@@ -106,8 +134,12 @@ def load_corpus(opts: TrainOptions) -> Corpus:
     )
     examples += synth.generate(ctx, seeded(seed, "synth"), opts.synth_per_template)
     excluded = {
-        "routing_outcomes/routerdc_7model": "licence unclear (RouterDC)",
-        "routing_outcomes/routerbench_subset": "licence unclear (RouterDC packaging of RouterBench)",
+        "routing_outcomes/routerdc_7model": (
+            "licence unclear (RouterDC): not trained on; its 7B-model GSM8K outcomes only checked the GSM8K target"
+        ),
+        "routing_outcomes/routerbench_subset": (
+            "licence unclear (RouterDC's packaging of RouterBench has no licence): evaluation only"
+        ),
         "routing_outcomes/alpaca_eval": "non-commercial (NC)",
         "tasks/chat_prompts/flask_*": "licence unclear",
         "tasks/chat_prompts/wizardlm_testset": "non-commercial (NC)",
@@ -121,6 +153,7 @@ def load_corpus(opts: TrainOptions) -> Corpus:
         mmlu_weak_wrong=[float(not r.weak_correct) for r in rows],
         mmlu_strong_only=[float(r.strong_correct and not r.weak_correct) for r in rows],
         excluded=excluded,
+        mmlu_rows=rows,
     )
 
 
@@ -130,12 +163,30 @@ def _fit_task(x: sp.csr_matrix, ex: Sequence[data.Example], idx: npt.NDArray[np.
     return fit_task_head(x[idx], labels, TASK_LABELS, weights, cfg)
 
 
+@dataclass(frozen=True)
+class RawMmlu:
+    """MMLU prompts exactly as the benchmark files hold them, aligned with the corpus's MMLU examples.
+
+    ``index[j]`` is the corpus row of raw prompt ``j`` (same subject, same fold), so out-of-fold predictions
+    on the raw prompts measure what ``triage eval routing --benchmark mmlu`` would on unseen subjects.
+    """
+
+    x: sp.csr_matrix
+    index: npt.NDArray[np.intp]
+
+
 def evaluate_task_head(
-    x: sp.csr_matrix, ex: list[data.Example], folds: npt.NDArray[np.intp], opts: TrainOptions
-) -> dict[str, Any]:
-    """Out-of-fold task predictions (groups held out) and leave-one-source-out accuracy."""
+    x: sp.csr_matrix,
+    ex: list[data.Example],
+    folds: npt.NDArray[np.intp],
+    opts: TrainOptions,
+    raw: RawMmlu | None = None,
+) -> tuple[dict[str, Any], npt.NDArray[np.float32] | None]:
+    """Out-of-fold task predictions (groups held out) and leave-one-source-out accuracy; with ``raw``, also
+    the out-of-fold task probabilities of the raw MMLU prompts."""
     labelled = np.array([i for i, e in enumerate(ex) if e.task is not None], dtype=np.intp)
     pred = np.empty(len(ex), dtype=object)
+    raw_probs = np.zeros((raw.x.shape[0], len(TASK_LABELS)), dtype=np.float32) if raw is not None else None
     for f in range(opts.folds):
         train = labelled[folds[labelled] != f]
         test = labelled[folds[labelled] == f]
@@ -144,6 +195,9 @@ def evaluate_task_head(
         head = _fit_task(x, ex, train, opts.task_fit)
         probs = predict_task(head, x[test])
         pred[test] = [TASK_LABELS[j] for j in probs.argmax(axis=1)]
+        if raw is not None and raw_probs is not None:
+            held = folds[raw.index] == f
+            raw_probs[held] = predict_task(head, raw.x[held])
         log.info("task fold %d/%d done", f + 1, opts.folds)
     truth = [ex[i].task or "" for i in labelled]
     guess = [str(pred[i]) for i in labelled]
@@ -168,23 +222,30 @@ def evaluate_task_head(
             }
             log.info("leave-one-source-out %s: %.3f", source, loso[source]["accuracy"])
         result["leave_one_source_out"] = loso
-    return result
+    return result, raw_probs
 
 
 @dataclass(frozen=True)
 class StrongSetup:
-    """One way to train the difficulty head: the MMLU label rule and whether soft priors join in."""
+    """One way to train the difficulty head: the MMLU label rule, and which sources' soft priors join in
+    with what weight per example (a real MMLU outcome weighs 1)."""
 
     name: str
     mmlu_target: str  # "weak_wrong" or "strong_only"
-    weak_supervision: bool
+    prior_sources: frozenset[str] = frozenset()
+    prior_weight: float = WEAK_WEIGHT
 
 
+_ALL_PRIORS = frozenset({"math", "gsm8k", "synth"})
+_GSM8K = frozenset({"gsm8k"})
 STRONG_SETUPS = (
-    StrongSetup("mmlu_weak_wrong", "weak_wrong", weak_supervision=False),
-    StrongSetup("mmlu_strong_only", "strong_only", weak_supervision=False),
-    StrongSetup("mmlu_weak_wrong+priors", "weak_wrong", weak_supervision=True),
-    StrongSetup("mmlu_strong_only+priors", "strong_only", weak_supervision=True),
+    StrongSetup("mmlu_weak_wrong", "weak_wrong"),
+    StrongSetup("mmlu_strong_only", "strong_only"),
+    StrongSetup("mmlu_weak_wrong+priors", "weak_wrong", _ALL_PRIORS),
+    StrongSetup("mmlu_strong_only+priors", "strong_only", _ALL_PRIORS),
+    # GSM8K's solution-length targets alone, weighted up: the within-math ranking MMLU cannot teach.
+    StrongSetup("mmlu_weak_wrong+gsm8k", "weak_wrong", _GSM8K, 2.0),
+    StrongSetup("mmlu_strong_only+gsm8k", "strong_only", _GSM8K, 2.0),
 )
 
 
@@ -203,10 +264,10 @@ def _strong_rows(
             ys.append(target[n_mmlu])
             ws.append(1.0)
             n_mmlu += 1
-        elif setup.weak_supervision and ex.strong is not None and ex.source in {"math", "gsm8k", "synth"}:
+        elif ex.strong is not None and ex.source in setup.prior_sources:
             idx.append(i)
             ys.append(ex.strong)
-            ws.append(WEAK_WEIGHT)
+            ws.append(setup.prior_weight)
     return np.array(idx, dtype=np.intp), np.array(ys, dtype=np.float32), np.array(ws, dtype=np.float32)
 
 
@@ -220,16 +281,24 @@ def _sanity_sets(ex: Sequence[data.Example]) -> tuple[npt.NDArray[np.intp], npt.
 
 
 def evaluate_strong_head(
-    x: sp.csr_matrix, corpus: Corpus, folds: npt.NDArray[np.intp], opts: TrainOptions
-) -> dict[str, Any]:
-    """Held-out-subject AUC on MMLU for each setup (against both outcome labels), and hard-vs-easy AUC."""
+    x: sp.csr_matrix, corpus: Corpus, folds: npt.NDArray[np.intp], opts: TrainOptions, raw: RawMmlu
+) -> tuple[dict[str, Any], dict[str, npt.NDArray[np.float64]]]:
+    """Per setup, out of fold: MMLU AUC (both outcome labels) and APGR on the raw prompts of held-out subjects,
+    the rank correlation of GSM8K predictions with solution length, and the hard-vs-easy AUC. Also returns
+    each setup's out-of-fold ``p_strong`` of the raw MMLU prompts."""
     ex = corpus.examples
     mmlu_idx = np.array([i for i, e in enumerate(ex) if e.hard_strong], dtype=np.intp)
+    gsm8k = np.array([i for i, e in enumerate(ex) if e.source == "gsm8k" and e.strong is not None], dtype=np.intp)
     hard, easy = _sanity_sets(ex)
+    outcomes = routing_eval.mmlu_outcomes(
+        [r.strong_correct for r in corpus.mmlu_rows], [r.weak_correct for r in corpus.mmlu_rows]
+    )
     results: dict[str, Any] = {}
+    raw_oof: dict[str, npt.NDArray[np.float64]] = {}
     for setup in STRONG_SETUPS:
         rows, ys, ws = _strong_rows(corpus, setup)
         oof = np.full(len(ex), np.nan, dtype=np.float64)
+        raw_p = np.full(raw.x.shape[0], np.nan, dtype=np.float64)
         for f in range(opts.folds):
             train = folds[rows] != f
             if not train.any():
@@ -237,35 +306,79 @@ def evaluate_strong_head(
             head = fit_strong_head(x[rows[train]], ys[train].tolist(), ws[train], opts.strong_fit)
             test = np.flatnonzero(folds == f)
             oof[test] = predict_strong(head, x[test])
+            held = folds[raw.index] == f
+            raw_p[held] = predict_strong(head, raw.x[held])
         mmlu_scores = oof[mmlu_idx]
         sanity = np.concatenate([oof[hard], oof[easy]])
         sanity_y = np.concatenate([np.ones(len(hard)), np.zeros(len(easy))])
+        gsm8k_rho = _spearman(oof[gsm8k], np.array([ex[i].strong or 0.0 for i in gsm8k]))
         results[setup.name] = {
             "mmlu_auc_vs_weak_wrong": round(roc_auc(corpus.mmlu_weak_wrong, mmlu_scores), 4),
             "mmlu_auc_vs_strong_only": round(roc_auc(corpus.mmlu_strong_only, mmlu_scores), 4),
+            "mmlu_apgr": round(report(raw_p, outcomes).apgr, 4),
+            "gsm8k_spearman_vs_solution_lines": None if math.isnan(gsm8k_rho) else round(gsm8k_rho, 4),
             "hard_vs_easy_auc": round(roc_auc(sanity_y, sanity), 4),
             "mean_p_hard": round(float(np.nanmean(oof[hard])), 4) if len(hard) else math.nan,
             "mean_p_easy": round(float(np.nanmean(oof[easy])), 4) if len(easy) else math.nan,
         }
+        raw_oof[setup.name] = raw_p
         log.info("strong head %s: %s", setup.name, results[setup.name])
-    return results
+    return results, raw_oof
 
 
-AUC_TOLERANCE = 0.02  # about the spread of this AUC across optimiser settings: closer is a tie
+def _spearman(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
+    """Rank correlation; NaN when it is undefined (fewer than 3 values, or either side constant)."""
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return math.nan
+    return float(spearmanr(a, b).statistic)
+
+
+APGR_TOLERANCE = 0.01  # about the spread of held-out-subject APGR across seeds and folds: closer is a tie
 
 
 def choose_strong_setup(results: dict[str, Any]) -> tuple[StrongSetup, str]:
-    """Among the setups within ``AUC_TOLERANCE`` of the best held-out-subject MMLU AUC against the
-    routing-relevant event (GPT-4 right and Mixtral wrong), pick the best hard-vs-easy ranking."""
-    best_auc = max(results[s.name]["mmlu_auc_vs_strong_only"] for s in STRONG_SETUPS)
-    close = [s for s in STRONG_SETUPS if results[s.name]["mmlu_auc_vs_strong_only"] >= best_auc - AUC_TOLERANCE]
-    chosen = max(close, key=lambda s: (results[s.name]["hard_vs_easy_auc"], results[s.name]["mmlu_auc_vs_strong_only"]))
+    """Among the setups within ``APGR_TOLERANCE`` of the best held-out-subject MMLU APGR, pick the one that
+    ranks GSM8K problems best by solution length (the within-math signal MMLU cannot teach), then the best
+    hard-vs-easy ranking."""
+    best = max(results[s.name]["mmlu_apgr"] for s in STRONG_SETUPS)
+    close = [s for s in STRONG_SETUPS if results[s.name]["mmlu_apgr"] >= best - APGR_TOLERANCE]
+
+    def key(s: StrongSetup) -> tuple[float, float]:
+        rho = results[s.name]["gsm8k_spearman_vs_solution_lines"]
+        return (-1.0 if rho is None else rho, results[s.name]["hard_vs_easy_auc"])
+
+    chosen = max(close, key=key)
     row = results[chosen.name]
     return chosen, (
-        f"{chosen.name}: held-out-subject MMLU AUC {row['mmlu_auc_vs_strong_only']} against GPT-4-right-and-"
-        f"Mixtral-wrong (best of all setups {best_auc}, tolerance {AUC_TOLERANCE}), the best hard-vs-easy "
-        f"ranking among those ({row['hard_vs_easy_auc']})"
+        f"{chosen.name}: held-out-subject MMLU APGR {row['mmlu_apgr']} (best of all setups {best}, tolerance "
+        f"{APGR_TOLERANCE}), the best GSM8K ranking by solution length among those "
+        f"(Spearman {row['gsm8k_spearman_vs_solution_lines']}), hard-vs-easy AUC {row['hard_vs_easy_auc']}"
     )
+
+
+def design_matrix_of(texts: Sequence[str], featurizer: Featurizer) -> sp.csr_matrix:
+    """Features of texts sent as single chat messages, the shape ``triage eval routing`` scores."""
+    examples = [data.Example(RoutingInput.from_text(t), None, "raw", "raw") for t in texts]
+    return design_matrix(examples, featurizer)
+
+
+def _mmlu_routing(
+    corpus: Corpus, task_probs: npt.NDArray[np.float32], p_strong: npt.NDArray[np.float64], opts: TrainOptions
+) -> dict[str, Any]:
+    """RouteLLM metrics of the out-of-fold policy scores on MMLU, with and without the default task bias;
+    the out-of-fold scores go to ``opts.oof_scores`` for ``triage eval routing --from-scores``."""
+    outcomes = routing_eval.mmlu_outcomes(
+        [r.strong_correct for r in corpus.mmlu_rows], [r.weak_correct for r in corpus.mmlu_rows]
+    )
+    with_bias = routing_eval.policy_scores(task_probs, p_strong, TASK_LABELS, DEFAULT_TASK_BIAS)
+    without = routing_eval.policy_scores(task_probs, p_strong, TASK_LABELS, {})
+    if opts.oof_scores is not None:
+        write_scores(opts.oof_scores, [r.prompt for r in corpus.mmlu_rows], with_bias)
+    return {
+        "method": f"{opts.folds}-fold cross-validation by MMLU subject; raw benchmark prompts; policy score",
+        "with_task_bias": routing_eval.summary(report(with_bias, outcomes)),
+        "without_task_bias": routing_eval.summary(report(without, outcomes)),
+    }
 
 
 def measure_serving(bundle: Path, runs: int = 2000, repeats: int = 3) -> dict[str, Any]:
@@ -323,13 +436,19 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
     progress(f"features: {x.shape[0]} x {x.shape[1]}, {x.nnz} non-zeros")
     folds = group_folds(ex, opts.folds, opts.seed)
 
-    task_eval = evaluate_task_head(x, ex, folds, opts)
+    mmlu_idx = np.array([i for i, e in enumerate(ex) if e.hard_strong], dtype=np.intp)
+    raw = RawMmlu(design_matrix_of([r.prompt for r in corpus.mmlu_rows], featurizer), mmlu_idx)
+
+    task_eval, raw_task = evaluate_task_head(x, ex, folds, opts, raw)
     progress(
         f"task head, {opts.folds}-fold by group: accuracy {task_eval['accuracy']}, macro-F1 {task_eval['macro_f1']}"
     )
-    strong_eval = evaluate_strong_head(x, corpus, folds, opts)
+    strong_eval, raw_oof = evaluate_strong_head(x, corpus, folds, opts, raw)
     setup, why = choose_strong_setup(strong_eval)
     progress(f"difficulty head: {why}")
+    assert raw_task is not None  # evaluate_task_head was given the raw prompts
+    routing = _mmlu_routing(corpus, raw_task, raw_oof[setup.name], opts)
+    progress(f"MMLU by held-out subject: {routing}")
 
     labelled = np.array([i for i, e in enumerate(ex) if e.task is not None], dtype=np.intp)
     task_head = _fit_task(x, ex, labelled, opts.task_fit)
@@ -349,6 +468,7 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
         "evaluation": {
             "task": {"method": f"{opts.folds}-fold cross-validation holding out whole groups", **task_eval},
             "difficulty": {"setups": strong_eval, "chosen": setup.name, "why": why},
+            "routing": {"mmlu_held_out_subjects": routing},
         },
         "training_examples": {
             "total": len(ex),
@@ -379,6 +499,8 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
     metrics["training_seconds"] = round(time.monotonic() - started, 1)
     extra = {METRICS_FILE: json.dumps(metrics, indent=2, sort_keys=True) + "\n"}
     export.write_bundle(opts.out, model, TASK_LABELS, opts.features, manifest, extra)
+    metrics["evaluation"]["routing"]["routerbench_test"] = routing_eval.routerbench(opts.data, opts.out)
+    progress(f"RouterBench test (evaluation only): {metrics['evaluation']['routing']['routerbench_test']}")
     if opts.measure_latency:
         metrics["serving"] = measure_serving(opts.out)
         progress(f"serving: {metrics['serving']}")

@@ -142,6 +142,36 @@ def _code_block(r: random.Random) -> str:
     return r.choice((f"```{lang.lower()}\n{code}\n```", code, f"```\n{code}\n```"))
 
 
+def _snippet(r: random.Random) -> str:
+    """A short message of the kind people paste to have fields pulled out: email, invoice, contact, order."""
+    a, b = r.sample(vocab.NAMES, 2)
+    city, product = r.choice(vocab.CITIES), r.choice(vocab.PRODUCTS)
+    day, month = r.randint(1, 28), r.choice(("January", "March", "May", "June", "September", "November"))
+    amount = f"{r.randint(20, 9000)}.{r.randint(0, 99):02d}"
+    return r.choice(
+        (
+            f"Hi all, the review with {b} is moved to {month} {day} at {r.randint(9, 17)}:30 in room "
+            f"{r.choice('ABC')}{r.randint(100, 420)}. Please bring the figures. - {a}",
+            f"Invoice #{r.randint(1000, 9999)} from {product} Ltd, amount due {r.choice(('EUR', 'USD', 'GBP'))} "
+            f"{amount}, payment by {day:02d}/{r.randint(1, 12):02d}/{r.randint(2023, 2026)}.",
+            f"{a} {b[0]}. | {r.choice(('Sales lead', 'CTO', 'Nurse', 'Teacher', 'Analyst'))} | "
+            f"{a.lower()}@{r.choice(('example.com', 'acme.io', 'mail.example.org'))} | +44 20 {r.randint(1000, 9999)} "
+            f"{r.randint(1000, 9999)}",
+            f"Order {r.randint(10000, 99999)}: 2 x {product}, shipped to {city} on {month} {day}, "
+            f"tracking {r.choice(('DHL', 'UPS', 'FedEx'))} {r.randint(10**8, 10**9)}.",
+            f"I'm {a}, {r.randint(19, 70)}, I live in {city} and work as a "
+            f"{r.choice(('nurse', 'teacher', 'plumber', 'data analyst', 'chef', 'pilot'))}.",
+            f"After {r.randint(6, 15)} years at {r.choice(vocab.TECH)}, {a} joined {product} Inc in {city} in "
+            f"{r.randint(2005, 2024)}, reporting to {b}.",
+            f"Dosage: {r.randint(1, 3)} tablets of {r.randint(100, 500)} mg twice a day. Possible side effects: "
+            f"{', '.join(r.sample(('headache', 'nausea', 'dizziness', 'rash', 'fatigue', 'dry mouth'), 3))}.",
+            f"Flight {r.choice(('LH', 'BA', 'AF', 'UA'))}{r.randint(100, 999)} from {city} to "
+            f"{r.choice(vocab.CITIES)} departs {month} {day} at {r.randint(5, 22)}:{r.choice(('05', '20', '45'))}, "
+            f"gate {r.choice('ABCD')}{r.randint(1, 40)}, seat {r.randint(1, 40)}{r.choice('ACDF')}.",
+        )
+    )
+
+
 def _bullets(r: random.Random) -> str:
     words = r.sample(vocab.TOPICS, 3)
     return "\n".join(f"- {w}: {r.choice(('done', 'delayed', 'needs review', 'on track'))}" for w in words)
@@ -209,6 +239,19 @@ def _slots(ctx: SynthContext, r: random.Random) -> dict[str, Callable[[], str]]:
         "pct": lambda: str(r.choice((5, 12, 15, 20, 35, 40, 75))),
         "puzzle": lambda: _puzzle(r),
         "bullets": lambda: _bullets(r),
+        "snippet": lambda: _snippet(r),
+        "fields": lambda: r.choice(
+            (
+                "date, time and place",
+                "names and email addresses",
+                "amount and due date",
+                "order number and tracking number",
+                "name, age and city",
+                "people and companies",
+                "phone numbers",
+                "dates and amounts",
+            )
+        ),
     }
 
 
@@ -377,6 +420,16 @@ TEMPLATES: tuple[Template, ...] = tuple(
         "{passage}\n\nWho is quoted in this text, and what did they say?",
         "Pull the key figures out of this paragraph into a list: {passage}",
         "Scan this text and tell me which companies are named: {passage}",
+        "From this message pull out the {fields}: '{snippet}'",
+        "Get the {fields} from this text: {snippet}",
+        "Extract the {fields} from:\n{snippet}",
+        "Return a JSON object with the {fields} from: '{snippet}'",
+        "What {fields} are mentioned here? {snippet}",
+        "Find the {fields} in the following and list them:\n{snippet}",
+        "grab the {fields} out of this for me: {snippet}",
+        "Which people and places appear in this sentence? {sentence}",
+        'Here\'s a note: "{snippet}" Can you list the {fields}?',
+        "Parse this into fields ({fields}): {snippet}",
     )
     + _t(
         "summarization",

@@ -60,6 +60,7 @@ def test_load_outcomes_unwraps_list_prompts_and_skips_missing_outcomes(tmp_path:
         ("a\n\nb", 0.0, 1.0, "arc"),
     ]
     assert b.skipped == 1
+    assert [i.key for i in b.items] == ["['Write a python function.\\nAnswer:']", "['a', 'b']"]
 
 
 def test_load_mt_bench_routes_on_turn_one_and_sums_both_turns(tmp_path: Path) -> None:

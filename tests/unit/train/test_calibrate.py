@@ -124,6 +124,7 @@ def test_calibrate_writes_the_default_config_from_a_decision_log(tmp_path: Path)
     traffic = tmp_path / "log.jsonl"
     lines = [{"decision_id": str(i), "reason": "classified", "strong_score": i / 200} for i in range(200)]
     lines.append({"decision_id": "x", "reason": "tier_forced", "strong_score": None})
+    lines += [{"decision_id": f"s{i}", "reason": "skip_small", "strong_score": None} for i in range(50)]
     traffic.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
     argv = ["--config", str(config), "--traffic", str(traffic), "--share", "premium=0.1", "--share", "standard=0.4"]
     assert main(argv) == 0
@@ -131,8 +132,9 @@ def test_calibrate_writes_the_default_config_from_a_decision_log(tmp_path: Path)
     margin = cfg.policy.uncertainty.margin if cfg.policy.uncertainty.escalate else 0.0
     steps = {s.route: s.min_score for s in cfg.policy.ladder}
     assert steps["economy"] == 0.0
-    assert steps["premium"] == pytest.approx(0.8975 + margin)
-    assert steps["standard"] == pytest.approx(0.4975 + margin)
+    # 250 scored requests: 200 spread over [0, 1) and 50 small ones on the first step.
+    assert steps["premium"] == pytest.approx(0.8725 + margin)
+    assert steps["standard"] == pytest.approx(0.3725 + margin)
     before, after = default_config_text().splitlines(), config.read_text().splitlines()
     assert len(before) == len(after)
     assert sum(a != b for a, b in zip(before, after, strict=True)) == 2

@@ -84,3 +84,19 @@ def test_passage_helpers_cut_clean_text(tiny_data: Path) -> None:
 def test_load_skips_missing_optional_sources(tmp_path: Path) -> None:
     assert data.german_sources_from_bbh(tmp_path) == []
     assert data.passages_from_t0(tmp_path, random.Random(0)) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "lines"),
+    [
+        ("He has 3 + 2 = <<3+2=5>>5.\n#### 5", 1),
+        ("a\nb\nc\n#### 9", 3),
+        ("\n".join(f"step {i}" for i in range(20)) + "\n#### 1", 20),
+    ],
+    ids=["one-step", "three-steps", "capped"],
+)
+def test_gsm8k_p_strong_rises_with_solution_lines(answer: str, lines: int) -> None:
+    target, counted = data.gsm8k_p_strong(answer)
+    assert counted == lines
+    assert target == data.GSM8K_LINES_P_STRONG[min(lines, len(data.GSM8K_LINES_P_STRONG) - 1)]
+    assert list(data.GSM8K_LINES_P_STRONG) == sorted(data.GSM8K_LINES_P_STRONG)

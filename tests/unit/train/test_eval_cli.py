@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from triage.cli import main as triage_main
 from triage.train import benchmarks as bm
 from triage.train.eval_cli import main
+
+from .test_benchmarks import write_csv, write_jsonl
 
 PROMPTS = [
     "What is the capital of France?\nA. Paris\nB. Rome\nC. Oslo\nD. Bern\nAnswer:",
@@ -98,3 +101,57 @@ def test_eval_tasks_rejects_unknown_labels(tmp_path: Path, capsys: pytest.Captur
     data.write_text(json.dumps({"text": "hi", "label": "chitchat"}) + "\n")
     assert main(["tasks", "--data", str(data)]) == 2
     assert "chitchat" in capsys.readouterr().err
+
+
+def _gsm8k(tmp: Path) -> list[str]:
+    header = ["prompt", bm.DEFAULT_WEAK, bm.DEFAULT_STRONG, f"{bm.DEFAULT_WEAK}_response"]
+    rows = [["Tom has 3 apples and eats one. How many are left?", "True", "True", "2"]]
+    rows += [
+        ["A train leaves at 3pm at 60 mph; another at 4pm at 80 mph. When does it catch up?", "False", "True", "?"]
+    ]
+    write_csv(tmp / "gsm8k.csv", header, rows)
+    return ["--data", str(tmp / "gsm8k.csv")]
+
+
+def _mt_bench(tmp: Path) -> list[str]:
+    q = [
+        {"question_id": 1, "category": "writing", "turns": ["Write a poem about tea.", "Make it shorter."]},
+        {"question_id": 2, "category": "math", "turns": ["Solve x^2 = 16.", "And x^3 = 27?"]},
+    ]
+    judged = [(1, 9, 8), (2, 10, 3)]
+    j = [
+        {"question_id": qid, "model": model, "score": score, "turn": turn}
+        for qid, strong, weak in judged
+        for model, score in ((bm.DEFAULT_STRONG, strong), (bm.DEFAULT_WEAK, weak))
+        for turn in (1, 2)
+    ]
+    write_jsonl(tmp / "question.jsonl", q)
+    write_jsonl(tmp / "judgements.jsonl", j)
+    return ["--questions", str(tmp / "question.jsonl"), "--judgements", str(tmp / "judgements.jsonl")]
+
+
+def _outcomes(tmp: Path) -> list[str]:
+    header = ["prompt", "eval_name", "strong-model", "weak-model"]
+    rows = [
+        ["['Write a python function to add two numbers.']", "mbpp", "1.0", "0.0"],
+        ["['What is 2+2?']", "arc", "1", "1"],
+    ]
+    write_csv(tmp / "rb.csv", header, rows)
+    return ["--data", str(tmp / "rb.csv"), "--strong", "strong-model", "--weak", "weak-model"]
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "make", "first_prompt"),
+    [
+        ("gsm8k", _gsm8k, "Tom has 3 apples and eats one. How many are left?"),
+        ("mt-bench", _mt_bench, "Write a poem about tea."),
+        ("outcomes", _outcomes, "['Write a python function to add two numbers.']"),
+    ],
+    ids=["gsm8k", "mt-bench", "outcomes"],
+)
+def test_eval_routing_reads_every_format(benchmark: str, make: Any, first_prompt: str, tmp_path: Path) -> None:
+    out, scores = tmp_path / "r.json", tmp_path / "s.jsonl"
+    argv = ["routing", "--benchmark", benchmark, *make(tmp_path), "--json", str(out), "--scores", str(scores)]
+    assert main(argv) == 0
+    assert json.loads(out.read_text())["n"] == 2
+    assert json.loads(scores.read_text().splitlines()[0])["prompt"] == first_prompt

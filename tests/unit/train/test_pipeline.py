@@ -14,7 +14,7 @@ from triage.classifier.onnx_model import MODEL_FILE, OnnxClassifier
 from triage.requests.input import RoutingInput
 from triage.train.cli import main
 from triage.train.model import FitConfig
-from triage.train.pipeline import CARD_FILE, METRICS_FILE, TrainOptions, train
+from triage.train.pipeline import CARD_FILE, DEFAULTS_FILE, METRICS_FILE, TrainOptions, options_from_file, train
 
 
 def _options(data: Path, out: Path) -> TrainOptions:
@@ -51,6 +51,37 @@ def test_train_writes_a_loadable_bundle_with_metrics_and_card(trained: tuple[Pat
     assert "Held-out evaluation" in card or "held-out evaluation" in card
     assert "Excluded" in card
     assert 0.0 <= clf.score(RoutingInput.from_text("Summarize this text")).p_strong <= 1.0
+    routing = written["evaluation"]["routing"]["mmlu_held_out_subjects"]
+    assert {"with_task_bias", "without_task_bias"} <= set(routing)
+    assert 0.0 <= routing["with_task_bias"]["apgr"] <= 2.0
+    assert "Routing quality" in card
+
+
+def test_train_writes_out_of_fold_scores_for_eval_routing(tiny_data: Path, tmp_path: Path) -> None:
+    scores = tmp_path / "oof.jsonl"
+    train(replace(_options(tiny_data, tmp_path / "b"), oof_scores=scores), progress=lambda _msg: None)
+    rows = [json.loads(line) for line in scores.read_text().splitlines()]
+    assert len(rows) == 47  # 4 subjects x 12 questions, one contaminated
+    assert all(0.0 <= row["score"] <= 1.0 for row in rows)
+
+
+def test_options_from_file_reads_the_shipped_defaults_and_overrides(tmp_path: Path) -> None:
+    opts = options_from_file(None, data=tmp_path, out=tmp_path / "o", seed=3)
+    assert DEFAULTS_FILE.is_file()
+    assert opts.seed == 3
+    assert opts.strong_fit.l2 == pytest.approx(1e-3)
+    assert opts.gsm8k_limit == 3000
+    custom = tmp_path / "t.toml"
+    custom.write_text("seed = 5\n[strong_fit]\nepochs = 1\n", encoding="utf-8")
+    opts = options_from_file(custom, data=tmp_path, out=tmp_path / "o")
+    assert (opts.seed, opts.strong_fit.epochs, opts.strong_fit.seed) == (5, 1, 5)
+
+
+def test_options_from_file_rejects_unknown_keys(tmp_path: Path) -> None:
+    bad = tmp_path / "t.toml"
+    bad.write_text("learning_rate = 1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown keys"):
+        options_from_file(bad, data=tmp_path, out=tmp_path / "o")
 
 
 def test_train_is_reproducible_for_a_seed(

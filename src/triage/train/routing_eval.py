@@ -1,0 +1,68 @@
+"""Routing quality measured by ``triage train``: out-of-fold MMLU by subject, RouterBench as a second yardstick.
+
+Both use the metric code of ``triage.train.routing_metrics`` and the live policy's score
+(``sigmoid(logit(p_strong) + Σ P(task)·bias)``), with and without the task bias, so the model card shows what
+the bias is worth. RouterBench (GPT-4-1106 vs Mixtral-8x7B-chat outcomes on ARC-Challenge, MBPP and
+Winogrande, test splits) has an unclear licence: it is read here for evaluation only, never trained on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from triage.train import benchmarks as bm
+from triage.train.routing_metrics import Outcomes, RoutingReport, report
+
+ROUTERBENCH_WEAK = "mistralai/mixtral-8x7b-chat"
+ROUTERBENCH_FILES = ("arc_challenge_test.csv", "mbpp_test.csv", "winograde_test.csv")
+
+
+def policy_scores(
+    task_probs: npt.NDArray[np.float32],
+    p_strong: npt.NDArray[np.float64],
+    labels: Sequence[str],
+    bias: Mapping[str, float],
+) -> npt.NDArray[np.float64]:
+    """The policy's strong score for rows of task probabilities and ``p_strong`` (vectorised ``strong_score``)."""
+    shift = np.asarray(task_probs, dtype=np.float64) @ np.array([bias.get(label, 0.0) for label in labels])
+    p = np.clip(np.asarray(p_strong, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.asarray(1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) + shift))), dtype=np.float64)
+
+
+def summary(rep: RoutingReport) -> dict[str, Any]:
+    """APGR and CPT (percent) of a report, rounded for metrics.json."""
+
+    def pct(x: float) -> float | None:
+        return None if math.isnan(x) else round(100 * x, 1)
+
+    return {"n": rep.n, "apgr": round(rep.apgr, 4), "cpt50": pct(rep.cpt50), "cpt80": pct(rep.cpt80)}
+
+
+def mmlu_outcomes(strong_correct: Sequence[bool], weak_correct: Sequence[bool]) -> Outcomes:
+    return Outcomes.of([float(s) for s in strong_correct], [float(w) for w in weak_correct])
+
+
+def routerbench(root: Path, bundle: Path) -> dict[str, Any]:
+    """APGR/CPT of the bundle on RouterBench's test splits, with and without the default task bias."""
+    from triage.train.scoring import PolicyScorer  # noqa: PLC0415
+
+    folder = root / "routing_outcomes" / "routerbench_subset"
+    items: list[bm.Item] = []
+    for name in ROUTERBENCH_FILES:
+        if (folder / name).exists():
+            items += bm.load_outcomes(folder / name, bm.DEFAULT_STRONG, ROUTERBENCH_WEAK, set()).items
+    if not items:
+        return {}
+    bench = bm.Benchmark("routerbench_test", items)
+    prompts = [i.prompt for i in items]
+    out: dict[str, Any] = {"files": list(ROUTERBENCH_FILES), "weak": ROUTERBENCH_WEAK}
+    for key, with_bias in (("with_task_bias", True), ("without_task_bias", False)):
+        scorer = PolicyScorer.load(bundle, task_bias=with_bias)
+        out[key] = summary(report(scorer.score_all(prompts), bench.outcomes()))
+    return out
