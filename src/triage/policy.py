@@ -212,6 +212,20 @@ def decide(
     early = plan(inp, tier_name, config, unhealthy)
     if early is not None:
         return early
+    return decide_classified(inp, scores, tier_name, config, fault=fault, unhealthy=unhealthy)
+
+
+def decide_classified(
+    inp: RoutingInput,
+    scores: Scores | None,
+    tier_name: str | None,
+    config: TriageConfig,
+    *,
+    fault: Fault | None = None,
+    unhealthy: frozenset[str] = frozenset(),
+) -> Decision | Rejection:
+    """``decide`` for a request ``plan`` already answered None for (the request path runs ``plan`` before
+    it classifies, and need not run it twice)."""
     req = _request(inp, tier_name, config, unhealthy)
     tier = req.tier
     if scores is None or fault is not None:

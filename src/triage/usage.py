@@ -104,18 +104,32 @@ class UsageReader:
     ``finish`` at the end of the stream."""
 
     def __init__(self, shape: UsageShape, content_type: str | None, *, hide_usage_event: bool = False) -> None:
+        """``content_type`` None: not known (Triage skips the response headers); the first bytes decide."""
         self.shape = shape
         media = (content_type or "").split(";", 1)[0].strip().lower()
         self.usage = Usage(streamed=media == "text/event-stream")
-        self._hide = hide_usage_event and self.usage.streamed and shape == "openai"
+        self._sniff = content_type is None
+        self._hide_asked = hide_usage_event and shape == "openai"
+        self._hide = self._hide_asked and self.usage.streamed
         self._body = bytearray()
         self._overflow = False
         self._partial = b""
+
+    def _decide_kind(self, chunk: bytes) -> None:
+        head = chunk.lstrip()[:6]
+        if not head:
+            return
+        self._sniff = False
+        # An SSE stream starts with a field name or a comment; a JSON body with "{" (or "[").
+        self.usage.streamed = head.startswith((b"data:", b"event:", b":", b"id:", b"retry:"))
+        self._hide = self._hide_asked and self.usage.streamed
 
     def feed(self, chunk: bytes) -> bytes | None:
         """Account for ``chunk``; return replacement bytes to forward, or None to forward it unchanged."""
         if not chunk:
             return None
+        if self._sniff:
+            self._decide_kind(chunk)
         if not self.usage.streamed:
             if not self._overflow:
                 if len(self._body) + len(chunk) > MAX_JSON_BYTES:

@@ -430,3 +430,29 @@ def test_usage_reader_anthropic_sse_error_event() -> None:
     assert usage.error == "overloaded_error"
     assert usage.input_tokens == 30
     assert not usage.completed
+
+
+@pytest.mark.parametrize(
+    ("first", "streamed"),
+    [
+        pytest.param(b'data: {"choices": []}\n\n', True, id="sse-data"),
+        pytest.param(b"event: message_start\ndata: {}\n\n", True, id="sse-event"),
+        pytest.param(b": keep-alive\n\n", True, id="sse-comment"),
+        pytest.param(b'  {"id": "x"}', False, id="json"),
+    ],
+)
+def test_usage_reader_without_content_type_tells_sse_from_json(first: bytes, streamed: bool) -> None:
+    reader = UsageReader("openai", None)
+    reader.feed(b"")  # an empty chunk decides nothing
+    reader.feed(first)
+    assert reader.usage.streamed is streamed
+
+
+def test_usage_reader_without_content_type_hides_the_injected_usage_event() -> None:
+    reader = UsageReader("openai", None, hide_usage_event=True)
+    usage_event = b'data: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}\n\n'
+    assert reader.feed(b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\n') is None
+    assert reader.feed(usage_event) == b"\n"
+    reader.feed(b"data: [DONE]\n\n")
+    usage = reader.finish()
+    assert (usage.input_tokens, usage.output_tokens, usage.completed) == (3, 4, True)

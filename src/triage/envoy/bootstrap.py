@@ -33,6 +33,8 @@ from triage.contract import (
     CHAIN_NAMESPACE,
     CLIENT_CREDENTIAL_HEADERS,
     ENVOY_CONTROL_HEADERS,
+    HEADER_DECISION_ID,
+    HEADER_ROUTE,
     METADATA_NAMESPACE,
     TRIAGE_HEADERS,
     step_name,
@@ -283,7 +285,9 @@ def _extproc_filter(cfg: TriageConfig) -> dict[str, Any]:
             "request_header_mode": "SEND",
             "request_body_mode": "BUFFERED",
             "request_trailer_mode": "SKIP",
-            "response_header_mode": "SEND",
+            # Response headers are not sent: status, real cluster and attempts come as attributes with the
+            # first body chunk, and Envoy adds the decision headers itself (one blocking round trip less).
+            "response_header_mode": "SKIP",
             # STREAMED, each chunk answered at once: BUFFERED would hold an SSE stream until it ends.
             "response_body_mode": "STREAMED",
             "response_trailer_mode": "SKIP",
@@ -291,7 +295,7 @@ def _extproc_filter(cfg: TriageConfig) -> dict[str, Any]:
         message_timeout=_duration(cfg.envoy.message_timeout_ms),
         max_message_timeout="5s",
         allow_mode_override=True,
-        response_attributes=["xds.cluster_name"],
+        response_attributes=["xds.cluster_name", "response.code", "upstream.request_attempt_count"],
         metadata_options={
             "forwarding_namespaces": {"untyped": forwarding},
             "receiving_namespaces": {"untyped": [METADATA_NAMESPACE, CHAIN_NAMESPACE]},
@@ -508,6 +512,14 @@ def build_bootstrap(cfg: TriageConfig) -> dict[str, Any]:
                     "domains": ["*"],
                     "include_request_attempt_count": True,
                     "include_attempt_count_in_response": True,
+                    # The decision, for the client: from the metadata Triage set (absent when it did not decide).
+                    "response_headers_to_add": [
+                        {
+                            "header": {"key": name, "value": _md(field)},
+                            "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                        }
+                        for name, field in ((HEADER_DECISION_ID, "decision_id"), (HEADER_ROUTE, "route"))
+                    ],
                     "routes": _routes(cfg),
                 }
             ],

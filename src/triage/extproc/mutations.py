@@ -17,37 +17,46 @@ _Mode = processing_mode_pb2.ProcessingMode
 
 
 def _header_mutation(set_headers: Mapping[str, str], remove: Iterable[str] = ()) -> ep.HeaderMutation:
-    return ep.HeaderMutation(
-        set_headers=[
-            base_pb2.HeaderValueOption(
-                header=base_pb2.HeaderValue(key=k, raw_value=v.encode()), append_action=_OVERWRITE
-            )
-            for k, v in set_headers.items()
-        ],
-        remove_headers=list(remove),
-    )
+    # Filled in place: about twice as fast as building nested messages and copying them in.
+    out = ep.HeaderMutation(remove_headers=list(remove))
+    for k, v in set_headers.items():
+        option = out.set_headers.add()
+        option.header.key = k
+        option.header.raw_value = v.encode()
+        option.append_action = _OVERWRITE
+    return out
 
 
-def _value(v: Any) -> struct_pb2.Value:
-    if isinstance(v, struct_pb2.Struct):
-        return struct_pb2.Value(struct_value=v)
+def _set(target: struct_pb2.Value, v: Any) -> None:
     if isinstance(v, str):
-        return struct_pb2.Value(string_value=v)
-    if isinstance(v, bool):
-        return struct_pb2.Value(bool_value=v)
-    if isinstance(v, int | float):
-        return struct_pb2.Value(number_value=v)
-    if isinstance(v, Mapping):
-        return struct_pb2.Value(struct_value=struct(v))
-    if isinstance(v, list | tuple):
-        return struct_pb2.Value(list_value=struct_pb2.ListValue(values=[_value(x) for x in v]))
-    return struct_pb2.Value(null_value=struct_pb2.NULL_VALUE)
+        target.string_value = v
+    elif isinstance(v, bool):
+        target.bool_value = v
+    elif isinstance(v, int | float):
+        target.number_value = v
+    elif isinstance(v, struct_pb2.Struct):
+        target.struct_value.CopyFrom(v)
+    elif isinstance(v, Mapping):
+        target.struct_value.SetInParent()
+        fields = target.struct_value.fields
+        for k, x in v.items():
+            _set(fields[k], x)
+    elif isinstance(v, list | tuple):
+        target.list_value.SetInParent()
+        for x in v:
+            _set(target.list_value.values.add(), x)
+    else:
+        target.null_value = struct_pb2.NULL_VALUE
 
 
 def struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
-    """A Struct from plain values (and prebuilt Structs), built field by field: ``Struct.update`` is several
-    times slower on the request path."""
-    return struct_pb2.Struct(fields={k: _value(v) for k, v in values.items()})
+    """A Struct from plain values (and prebuilt Structs), filled in place: ``Struct.update`` and nested
+    constructors are several times slower on the request path."""
+    out = struct_pb2.Struct()
+    fields = out.fields
+    for k, v in values.items():
+        _set(fields[k], v)
+    return out
 
 
 def request_headers(remove: Iterable[str] = ()) -> ep.ProcessingResponse:

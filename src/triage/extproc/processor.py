@@ -254,7 +254,9 @@ class Processor:
         scores: Scores | None = None
         if outcome is None:
             scores, fault = await self._classify(parsed)
-            outcome = policy.decide(parsed.input, scores, self._tier, self.rt.config, fault=fault, unhealthy=unhealthy)
+            outcome = policy.decide_classified(
+                parsed.input, scores, self._tier, self.rt.config, fault=fault, unhealthy=unhealthy
+            )
         latency_us = (time.perf_counter_ns() - started) // 1000
         self._note_decision(parsed, outcome, scores, latency_us)
         if isinstance(outcome, policy.Rejection):
@@ -396,13 +398,7 @@ class Processor:
         if rec is None or self._spec is None:
             return mu.response_headers({})
         headers = _headers(message.response_headers)
-        status = headers.get(":status") or _attribute(message, "response.code")
-        rec.status = int(status) if status and status.isdigit() else None
-        rec.cluster = _attribute(message, "xds.cluster_name")
-        if rec.cluster in self.rt.config.clusters:
-            rec.provider = self.rt.config.clusters[rec.cluster].provider
-        attempts = headers.get("x-envoy-attempt-count")
-        rec.attempts = int(attempts) if attempts and attempts.isdigit() else None
+        self._note_response(rec, message, headers)
         self._usage = UsageReader(self._spec.usage, headers.get("content-type"), hide_usage_event=self._injected_usage)
         out = {ct.HEADER_DECISION_ID: rec.decision_id}
         if rec.route:
@@ -411,9 +407,24 @@ class Processor:
             self._complete()
         return mu.response_headers(out)
 
+    def _note_response(self, rec: DecisionRecord, message: ep.ProcessingRequest, headers: Mapping[str, str]) -> None:
+        """Status, real cluster and attempts, from the response headers or the response attributes."""
+        status = headers.get(":status") or _attribute(message, "response.code")
+        rec.status = int(status) if status and status.isdigit() else None
+        rec.cluster = _attribute(message, "xds.cluster_name")
+        if rec.cluster in self.rt.config.clusters:
+            rec.provider = self.rt.config.clusters[rec.cluster].provider
+        attempts = headers.get("x-envoy-attempt-count") or _attribute(message, "upstream.request_attempt_count")
+        rec.attempts = int(attempts) if attempts and attempts.isdigit() else None
+
     def _on_response_body(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
         if self._usage is None:
-            return mu.response_body()
+            if self._record is None or self._spec is None or self._done:
+                return mu.response_body()
+            # Response headers skipped (the generated config does: one round trip less); the first body
+            # message carries the response attributes instead, and the body tells JSON from SSE.
+            self._note_response(self._record, message, {})
+            self._usage = UsageReader(self._spec.usage, None, hide_usage_event=self._injected_usage)
         body = message.response_body
         replacement = self._usage.feed(body.body)
         if not body.end_of_stream:

@@ -154,7 +154,7 @@ def test_build_bootstrap_ext_proc_filter(config: TriageConfig) -> None:
     mode = ext_proc["processing_mode"]
     assert mode["request_header_mode"] == "SEND"
     assert mode["request_body_mode"] == "BUFFERED"
-    assert mode["response_header_mode"] == "SEND"
+    assert mode["response_header_mode"] == "SKIP"  # attributes come with the first body chunk
     assert mode["response_body_mode"] == "STREAMED"
     assert ext_proc["mutation_rules"] == {"allow_envoy": True}
     assert ext_proc["allow_mode_override"] is True

@@ -846,3 +846,20 @@ async def test_processor_span_parents_on_the_client_traceparent_without_envoy_tr
     span = only_span(spans)
     assert span.context is not None
     assert format(span.context.trace_id, "032x") == TRACE_ID
+
+
+async def test_processor_reads_the_outcome_from_body_attributes_when_headers_are_skipped(harness: Harness) -> None:
+    # The generated Envoy config skips response headers: attributes come with the first body chunk.
+    processor = harness.processor()
+    routed(await route_request(processor))
+    first = response_body(JSON_RESPONSE, end_of_stream=True)
+    first.attributes["envoy.filters.http.ext_proc"].update(
+        {"xds.cluster_name": "medium", "response.code": 200, "upstream.request_attempt_count": 2}
+    )
+    reply = await processor.process(first)
+    assert reply.WhichOneof("response") == "response_body"
+    record = harness.record()
+    assert (record["status"], record["cluster"], record["attempts"]) == (200, "medium", 2)
+    assert record["streamed"] is False
+    assert record["input_tokens"] == 100
+    assert record["aborted"] is False
