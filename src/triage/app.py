@@ -24,9 +24,10 @@ def load_classifier(cfg: ClassifierConfig) -> Classifier:
     """The configured classifier bundle ('builtin' = the one shipped in the package)."""
     from triage.classifier.onnx_model import OnnxClassifier, load_default  # noqa: PLC0415
 
+    fast_path = cfg.engine == "auto"
     if cfg.model == "builtin":
-        return load_default()
-    return OnnxClassifier.load(Path(cfg.model))
+        return load_default(fast_path=fast_path)
+    return OnnxClassifier.load(Path(cfg.model), fast_path=fast_path)
 
 
 def decision_log(cfg: TelemetryConfig) -> DecisionLog | None:
@@ -75,8 +76,9 @@ async def serve(config: TriageConfig, config_path: Path | None, *, watch_interva
     holder = RuntimeHolder(build_runtime(config, classifier), config_path)
     await server.ready(holder)
     log.info(
-        "SERVING: classifier %s loaded and warm in %.0f ms; default route %r",
+        "SERVING: classifier %s (%s) loaded and warm in %.0f ms; default route %r",
         classifier.version,
+        getattr(classifier, "backend", type(classifier).__name__),
         (time.perf_counter() - started) * 1000,
         config.default_route,
     )

@@ -20,6 +20,7 @@ unigrams and bigrams, and a few dense signals (sizes, turns, tools, JSON mode, c
 from __future__ import annotations
 
 import bisect
+import codecs
 import functools
 import json
 import math
@@ -78,6 +79,19 @@ class Dense:
     ENDS_WITH_QUESTION = 27
     CJK_RATIO = 28
     USED = 29  # offsets below this are assigned; the rest of the block is spare
+
+
+# The character-class ratios, in the order their rows are emitted (``Featurizer._dense``).
+_RATIO_OFFSETS = (
+    Dense.DIGIT_RATIO,
+    Dense.PUNCT_RATIO,
+    Dense.UPPER_RATIO,
+    Dense.NON_ASCII_RATIO,
+    Dense.LINE_DENSITY,
+    Dense.CODE_SYMBOL_RATIO,
+    Dense.MATH_SYMBOL_RATIO,
+    Dense.CJK_RATIO,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,14 +190,34 @@ class _Cls:
     COUNT = 13
 
 
-@functools.cache
-def _tables() -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint32]]:
-    """Return (class of every code point, fold of every code point).
+_BMP = 0x10000  # the tables cover the BMP; one extra entry stands for every code point above it
+_EMOJI = (0x1F000, 0x1FAFF)  # the one astral range that is not a word character: emoji and pictographs
+_utf16 = codecs.utf_16_le_encode
+_utf32 = codecs.utf_32_le_encode
+# Per-request calls pass dtypes as instances and arguments by position: numpy's keyword parsing and dtype
+# conversion are a good part of a small call's cost when caches are cold.
+_frombuffer = np.frombuffer
+_U8_DT = np.dtype(np.uint8)
+_U16_DT = np.dtype(np.uint16)
+_U64_DT = np.dtype(np.uint64)
+_F32_DT = np.dtype(np.float32)
+_I64_DT = np.dtype(np.int64)
 
-    The fold table lower-cases (BMP), maps every ASCII digit to '0' (numbers generalise by shape) and
-    every ASCII whitespace to a space. Both tables cover all of Unicode, so one gather does a whole text.
+
+_Tables = tuple[npt.NDArray[np.uint8], _U64, _U64]
+
+
+@functools.cache
+def _tables() -> _Tables:
+    """Return (class, fold, is a word character) of every BMP code point: tables of 64 KB, 512 KB, 512 KB.
+
+    The fold lower-cases (BMP), maps every ASCII digit to '0' (numbers generalise by shape) and every
+    ASCII whitespace to a space. Above the BMP the fold is the identity and the class is ``WORD`` except
+    for emoji (``SYMBOL``): ``_lookup`` applies that for the rare text that has such characters, so the
+    tables stay small and a text touches only the few cache lines its characters live on.
+    The last entry (index ``0x10000``) is where astral code points land when indices are clamped.
     """
-    cls = np.full(0x110000, _Cls.WORD, dtype=np.uint8)
+    cls = np.full(_BMP + 1, _Cls.WORD, dtype=np.uint8)
     cls[:128] = _Cls.CONTROL
     cls[ord("a") : ord("z") + 1] = _Cls.LOWER
     cls[ord("A") : ord("Z") + 1] = _Cls.UPPER
@@ -204,28 +238,64 @@ def _tables() -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint32]]:
         (0x3000, 0x303F),  # CJK punctuation
         (0xFF00, 0xFF0F),  # full-width punctuation
         (0xD800, 0xDFFF),  # lone surrogates
-        (0x1F000, 0x1FAFF),  # emoji and pictographs
     ):
         cls[lo : hi + 1] = _Cls.SYMBOL
     for lo, hi in ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF)):
         cls[lo : hi + 1] = _Cls.CJK
-    fold = np.arange(0x110000, dtype=np.uint32)
-    for i in range(0x10000):
+    fold = np.arange(_BMP + 1, dtype=np.uint64)
+    for i in range(_BMP):
         if 0xD800 <= i <= 0xDFFF:
             continue
         low = chr(i).lower()
         fold[i] = ord(low[0])
     fold[ord("0") : ord("9") + 1] = ord("0")
     fold[[ord("\t"), ord("\n"), ord("\r")]] = ord(" ")
-    return cls, fold
+    word = (cls < _Cls.WORDLIKE_END).astype(np.uint64)
+    for table in (cls, fold, word):
+        table.flags.writeable = False
+    return cls, fold, word
 
 
-def _codepoints(text: str) -> npt.NDArray[np.uint32]:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+def _lookup(text: str, tables: _Tables) -> tuple[npt.NDArray[np.uint8], _U64, _U64]:
+    """Return the class, the fold and the word flag (0/1) of every code point of ``text``.
+
+    The code points come from the cheapest encoding that holds them as fixed-width units (ASCII, else
+    UTF-16 when no code point is above the BMP), and index the tables directly: ``take`` with narrow
+    indices is the cheapest gather numpy has. The codec is called directly, not through ``str.encode``,
+    whose codec-registry lookup costs more than the encoding when caches are cold. Lone surrogates are
+    code points like any other.
+    """
+    if text.isascii():
+        units: npt.NDArray[np.unsignedinteger[Any]] = _frombuffer(text.encode("ascii"), _U8_DT)
+    else:
+        data = _utf16(text, "surrogatepass")[0]
+        if len(data) != 2 * len(text):  # a code point above the BMP: the rare, slower path
+            return _lookup_astral(text, tables)
+        units = _frombuffer(data, _U16_DT)  # every code point is a single UTF-16 unit
+    cls_table, fold_table, word_table = tables
+    return cls_table.take(units), fold_table.take(units), word_table.take(units)
+
+
+def _lookup_astral(text: str, tables: _Tables) -> tuple[npt.NDArray[np.uint8], _U64, _U64]:
+    """``_lookup`` for a text with code points above the BMP: clamp them to the sentinel, then fix them."""
+    raw = np.frombuffer(_utf32(text, "surrogatepass")[0], dtype=np.uint32)
+    units = np.minimum(raw, _BMP)
+    cls, fold = tables[0].take(units), tables[1].take(units)
+    astral = raw >= _BMP
+    fold[astral] = raw[astral]
+    cls[(raw >= _EMOJI[0]) & (raw <= _EMOJI[1])] = _Cls.SYMBOL
+    return cls, fold, (cls < _Cls.WORDLIKE_END).astype(np.uint64)
 
 
 class Featurizer:
-    """Turns routing inputs into hashed sparse features. Stateless after construction; thread-safe."""
+    """Turns routing inputs into hashed sparse features. Stateless after construction; thread-safe.
+
+    In production each call runs with cold caches (other processes run between requests), where every
+    distinct numpy operation costs far more than the arithmetic it does (~10 us to bring its code back
+    in): so the work is a few kinds of whole-array operations per request, repeated rather than varied,
+    called as ufuncs and methods (numpy's Python-level wrappers cost as much again), and written into one
+    preallocated buffer. ``bench/classifier_cost.py`` measures it.
+    """
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
         self.config = config or FeatureConfig()
@@ -242,21 +312,16 @@ class Featurizer:
             b = (b * inv) & _MASK64
         self._pw = pw
         self._ipw = ipw
-        self._cls, self._fold = _tables()
+        self._golden = np.arange(n, dtype=np.uint64) * _GOLDEN  # i * GOLDEN: word lengths as differences
+        for table in (pw, ipw, self._golden):
+            table.flags.writeable = False
+        self._tables = _tables()
         self._shift = np.uint64(64 - cfg.hash_bits)
         self._dense_base = 1 << cfg.hash_bits
-        self._char_salts = [np.uint64((_SALT_CHAR * (order + 1)) & _MASK64) for order in cfg.char_orders]
-        self._u64 = {
-            name: np.uint64(value)
-            for name, value in (
-                ("w1", _SALT_WORD1),
-                ("w2", _SALT_WORD2),
-                ("s1", _SALT_SYS1),
-                ("s2", _SALT_SYS2),
-                ("p", _P),
-                ("q", _Q),
-            )
-        }
+        self._chars = [
+            (order, np.uint64((_SALT_CHAR * (order + 1)) & _MASK64), cfg.char_weight) for order in cfg.char_orders
+        ]
+        self._salts = tuple(np.uint64(s) for s in (_SALT_WORD1, _SALT_SYS1, _SALT_WORD2, _SALT_SYS2, _P, _Q))
 
     def featurize(self, inp: RoutingInput) -> tuple[IdArray, ValArray]:
         """Return the ``(ids, vals)`` rows for one input (see the module docstring for the contract)."""
@@ -265,114 +330,133 @@ class Featurizer:
         system = inp.system[: cfg.max_system_chars]
         # One pass over "system \n prompt": words before `start` belong to the system stream.
         start = len(system) + 1 if system else 0
-        # Index with intp: numpy gathers several times faster with native-width indices than with uint32.
-        raw = _codepoints(system + "\n" + prompt if system else prompt).astype(np.intp)
-        cls = self._cls[raw]
-        c = self._fold[raw].astype(np.uint64)
-        pre = np.zeros(len(c) + 1, dtype=np.uint64)
-        np.cumsum(c * self._pw[: len(c)], out=pre[1:])
+        n = start + len(prompt)
+        # A space at both ends: not a word character, so every word run starts and ends inside the text.
+        cls, c, word = _lookup(f" {system}\n{prompt} " if system else f" {prompt} ", self._tables)
+        # Polynomial prefix hashes: the hash of span [a, b) is (pre[b] - pre[a]) * P**-a.
+        pre = np.empty(n + 1, _U64_DT)
+        pre[0] = 0
+        np.multiply(c[1:-1], self._pw[:n], pre[1:])
+        np.add.accumulate(pre[1:], 0, None, pre[1:])
+        # Word runs: `bounds` alternates run starts and ends (text positions: word[i + 1] is character i).
+        # The "\n" after the system text is not a word character, so no word straddles `start`, and the
+        # system words are the runs before it.
+        edges = word[1:] - word[:-1]
+        bounds = edges.nonzero()[0]
+        n_words = len(bounds) // 2
+        n_sys = len(edges[:start].nonzero()[0]) // 2 if start else 0
 
-        words, starts = self._words(pre, cls < _Cls.WORDLIKE_END)
-        n_words = len(words)
-        n_sys = int(np.searchsorted(starts, start)) if start else 0
-        parts: list[_U64] = []
-        counts: list[int] = []
-        weights: list[float] = []
-
-        def add(h: _U64, n_first: int, w_first: float, w_rest: float) -> None:
-            """Append a stream whose first ``n_first`` rows are system rows; weight each sub-stream."""
-            parts.append(h)
-            for n, w in ((n_first, w_first), (len(h) - n_first, w_rest)):
-                counts.append(n)
-                weights.append(w / math.sqrt(n) if n else 0.0)
-
-        if n_words:
-            sys_w, prompt_w = cfg.system_weight, cfg.word_weight
-            if 1 in cfg.word_orders:
-                uni = words ^ self._u64["w1"]
-                uni[:n_sys] ^= self._u64["s1"]
-                add(uni, n_sys, sys_w, prompt_w)
-            if 2 in cfg.word_orders and n_words > 1:
-                bi = (words[:-1] * self._u64["p"] + words[1:] * self._u64["q"]) ^ self._u64["w2"]
-                bi[:n_sys] ^= self._u64["s2"]
-                add(bi, min(n_sys, n_words - 1), sys_w, prompt_w)
+        # Every stream is written once into one buffer `out`: sizes first.
+        uni = n_words if 1 in cfg.word_orders else 0
+        bi = n_words - 1 if 2 in cfg.word_orders and n_words > 1 else 0
         # Character n-grams cover the prompt's head and tail only: they cost the most rows per character,
         # and the words already cover the whole window.
-        end = len(c)
-        if end - start <= cfg.char_head_chars + cfg.char_tail_chars:
-            segments = [(start, end)]
-        else:
-            segments = [(start, start + cfg.char_head_chars), (end - cfg.char_tail_chars, end)]
-        for order, salt in zip(cfg.char_orders, self._char_salts, strict=True):
-            grams = [self._char_grams(pre, a, b, order) for a, b in segments]
-            merged = grams[0] if len(grams) == 1 else np.concatenate(grams)
-            if len(merged):
-                add(merged ^ salt, 0, 0.0, cfg.char_weight)
+        segments: tuple[tuple[int, int], ...] = ((start, n),)
+        if n - start > cfg.char_head_chars + cfg.char_tail_chars:
+            segments = ((start, start + cfg.char_head_chars), (n - cfg.char_tail_chars, n))
+        m = uni + bi
+        for order, _, _ in self._chars:
+            for a, b in segments:
+                m += max(0, b - a - order + 1)
+        dense_ids, dense_vals = self._dense(inp, cls[start + 1 : -1])
+        out = np.empty(m + len(dense_ids), _U64_DT)
+        # Row weights by runs: `weights[i]` for the next `counts[i]` rows (system rows first in a stream).
+        counts: list[int] = []
+        weights: list[float] = []
+        if n_words:
+            w1, s1, w2, s2, p, q = self._salts
+            x = pre.take(bounds)
+            g = self._golden.take(bounds)
+            words = x[1::2] - x[0::2]
+            words *= self._ipw.take(bounds[0::2])
+            words += g[1::2]
+            words -= g[0::2]
+            if uni:
+                h = out[:uni]
+                np.bitwise_xor(words, w1, h)
+                if n_sys:
+                    np.bitwise_xor(h[:n_sys], s1, h[:n_sys])
+                self._weigh(counts, weights, uni, n_sys)
+            if bi:
+                h = out[uni : uni + bi]
+                np.multiply(words[:-1], p, h)
+                h += words[1:] * q
+                np.bitwise_xor(h, w2, h)
+                k = min(n_sys, bi)  # the bigram across the system's end counts as a system bigram
+                if k:
+                    np.bitwise_xor(h[:k], s2, h[:k])
+                self._weigh(counts, weights, bi, k)
+        o = uni + bi
+        for order, salt, weight in self._chars:
+            first = o
+            for a, b in segments:
+                span = b - a - order + 1
+                if span > 0:
+                    h = out[o : o + span]
+                    np.subtract(pre[a + order : b + 1], pre[a : a + span], h)
+                    np.multiply(h, self._ipw[a : a + span], h)
+                    o += span
+            if o > first:
+                np.bitwise_xor(out[first:o], salt, out[first:o])
+                counts.append(o - first)
+                weights.append(weight / math.sqrt(o - first))
 
-        dense_ids, dense_vals = self._dense(inp, cls[start:])
-        if not parts:
-            return dense_ids, dense_vals
-        hashed = _mix(np.concatenate(parts)) >> self._shift
-        ids = np.concatenate((hashed.astype(np.int64), dense_ids))
-        vals = np.concatenate((np.repeat(np.asarray(weights, dtype=np.float32), counts), dense_vals))
-        return ids, vals
+        hashed = out[:m]
+        hashed ^= hashed >> _S31  # `_mix`, in place
+        hashed *= _M2
+        hashed >>= self._shift
+        out[m:] = dense_ids
+        vals = np.array(weights + dense_vals, _F32_DT).repeat(counts + [1] * len(dense_vals))
+        if cfg.dense_weight != 1.0:
+            vals[m:] *= np.float32(cfg.dense_weight)
+        return out.view(_I64_DT), vals
 
-    def _char_grams(self, pre: _U64, a: int, b: int, order: int) -> _U64:
-        """Hashes of the ``order``-grams inside ``[a, b)``, independent of where the span sits."""
-        span = b - a - order + 1
-        if span <= 0:
-            return np.empty(0, dtype=np.uint64)
-        grams: _U64 = (pre[a + order : b + 1] - pre[a : a + span]) * self._ipw[a : a + span]
-        return grams
+    def _weigh(self, counts: list[int], weights: list[float], rows: int, n_sys: int) -> None:
+        """Weights of a word stream of ``rows`` rows whose first ``n_sys`` come from the system prompt."""
+        if n_sys:
+            counts.append(n_sys)
+            weights.append(self.config.system_weight / math.sqrt(n_sys))
+        if rows > n_sys:
+            counts.append(rows - n_sys)
+            weights.append(self.config.word_weight / math.sqrt(rows - n_sys))
 
-    def _words(self, pre: _U64, is_word: npt.NDArray[np.bool_]) -> tuple[_U64, npt.NDArray[np.intp]]:
-        """Hash every maximal run of word characters; return the hashes and the runs' start positions.
-
-        The hash of span [a, b) does not depend on a, so a word hashes the same wherever it occurs.
-        """
-        n = len(is_word)
-        bounds = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1  # alternating run starts and ends
-        if n and is_word[0]:
-            bounds = np.concatenate((np.zeros(1, dtype=bounds.dtype), bounds))
-        if n and is_word[-1]:
-            bounds = np.concatenate((bounds, np.full(1, n, dtype=bounds.dtype)))
-        starts = bounds[0::2]
-        ends = bounds[1::2]
-        seg: _U64 = (pre[ends] - pre[starts]) * self._ipw[starts]
-        return seg + (ends - starts).astype(np.uint64) * _GOLDEN, starts
-
-    def _dense(self, inp: RoutingInput, cls: npt.NDArray[np.uint8]) -> tuple[IdArray, ValArray]:
-        offsets: list[int] = [
-            Dense.SIZE + bisect.bisect_right(_SIZE_EDGES, max(inp.input_chars, len(inp.prompt))),
-            Dense.TURNS + bisect.bisect_right(_TURN_EDGES, inp.user_turns),
+    def _dense(self, inp: RoutingInput, cls: npt.NDArray[np.uint8]) -> tuple[list[int], list[float]]:
+        """The dense rows' ids and (unweighted) values, in ``Dense`` order (flags, then ratios)."""
+        base = self._dense_base
+        prompt = inp.prompt
+        ids = [
+            base + Dense.SIZE + bisect.bisect_right(_SIZE_EDGES, max(inp.input_chars, len(prompt))),
+            base + Dense.TURNS + bisect.bisect_right(_TURN_EDGES, inp.user_turns),
         ]
-        values: list[float] = [1.0, 1.0]
-        for flag, offset in (
-            (inp.has_tools, Dense.HAS_TOOLS),
-            (inp.json_output, Dense.JSON_OUTPUT),
-            (bool(inp.system), Dense.HAS_SYSTEM),
-            ("```" in inp.prompt, Dense.CODE_FENCE),
-            (inp.prompt.rstrip().endswith("?"), Dense.ENDS_WITH_QUESTION),
-        ):
-            if flag:
-                offsets.append(offset)
-                values.append(1.0)
+        if inp.has_tools:
+            ids.append(base + Dense.HAS_TOOLS)
+        if inp.json_output:
+            ids.append(base + Dense.JSON_OUTPUT)
+        if inp.system:
+            ids.append(base + Dense.HAS_SYSTEM)
+        if "```" in prompt:
+            ids.append(base + Dense.CODE_FENCE)
+        if prompt.rstrip().endswith("?"):
+            ids.append(base + Dense.ENDS_WITH_QUESTION)
+        values = [1.0] * len(ids)
         n = len(cls)
         if n:
-            k = np.bincount(cls, minlength=_Cls.COUNT).tolist()
-            for offset, value in (
-                (Dense.DIGIT_RATIO, k[_Cls.DIGIT] / n),
-                (Dense.PUNCT_RATIO, (k[_Cls.PUNCT] + k[_Cls.CODE] + k[_Cls.MATH]) / n),
-                (Dense.UPPER_RATIO, k[_Cls.UPPER] / n),
-                (Dense.NON_ASCII_RATIO, (k[_Cls.WORD] + k[_Cls.CJK] + k[_Cls.SYMBOL]) / n),
-                (Dense.LINE_DENSITY, min(1.0, k[_Cls.NEWLINE] / 40.0)),  # 40+ lines saturate
-                (Dense.CODE_SYMBOL_RATIO, k[_Cls.CODE] / n),
-                (Dense.MATH_SYMBOL_RATIO, k[_Cls.MATH] / n),
-                (Dense.CJK_RATIO, k[_Cls.CJK] / n),
+            k = np.bincount(cls, None, _Cls.COUNT).tolist()
+            for offset, value in zip(
+                _RATIO_OFFSETS,
+                (
+                    k[_Cls.DIGIT] / n,
+                    (k[_Cls.PUNCT] + k[_Cls.CODE] + k[_Cls.MATH]) / n,
+                    k[_Cls.UPPER] / n,
+                    (k[_Cls.WORD] + k[_Cls.CJK] + k[_Cls.SYMBOL]) / n,
+                    min(1.0, k[_Cls.NEWLINE] / 40.0),  # 40+ lines saturate
+                    k[_Cls.CODE] / n,
+                    k[_Cls.MATH] / n,
+                    k[_Cls.CJK] / n,
+                ),
+                strict=True,
             ):
                 if value > 0.0:
-                    offsets.append(offset)
+                    ids.append(base + offset)
                     values.append(value)
-        ids = np.asarray(offsets, dtype=np.int64) + self._dense_base
-        vals = np.asarray(values, dtype=np.float32) * np.float32(self.config.dense_weight)
-        return ids, vals
+        return ids, values

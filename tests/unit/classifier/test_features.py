@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests.unit.classifier.reference_features import ReferenceFeaturizer
 from triage.classifier.features import Dense, FeatureConfig, Featurizer
 from triage.requests.input import RoutingInput
 
@@ -131,3 +132,93 @@ def test_feature_config_round_trips_through_json() -> None:
 def test_feature_config_rejects_bad_values(data: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=r"."):
         FeatureConfig.from_dict(data)
+
+
+# The optimised featurizer must give exactly the ids and values the model was trained on: those of the
+# original implementation, kept as `reference_features.ReferenceFeaturizer`.
+TRICKY_TEXTS = {
+    "empty": "",
+    "space": " ",
+    "newline": "\n",
+    "one-char": "a",
+    "question": "?",
+    "english": "Write a Python function that reverses a linked list, then explain its complexity?",
+    "accents": "Ünïcödé àccents: café, naïve, Straße, İstanbul, ΣΊΣΥΦΟΣ σοφός, Ωmega",
+    "cjk": "日本語のテキストを英語に翻訳してください。한국어 텍스트도 있습니다。「引用」",
+    "emoji-astral": "emoji 😀🤖 and astral 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \U0010ffff at the end 🎉",
+    "emoji-block-edges": "\U0001efff\U0001f000 \U0001faff\U0001fb00 x\U00010000y",
+    "lone-surrogates": "lone \ud800 and \udfff, a pair as two: \ud83d\ude00.",
+    "control": "ctrl \x00\x01\x1f\x7f\x85\u2028\u2029 chars\r\n\ttabs\x0b\x0c",
+    "digits-caps": "Order 1234 shipped on 2024-05-06 to SNAKE_case_Words and CamelCase99",
+    "code": "def f(x):\n    return {x: [1, 2]}  # $x^2 + y*z / w\n```python\nprint(f(3))\n```\n",
+    "fullwidth": "ＡＢＣ，！（）全角 and 〜〝〟",
+    "long-run": "x" * 10_000,
+    "expanding-lower": "İ" * 5000,
+    "long-words": "lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 200,
+    "long-mixed": ("Résumé 😀 日本 code{} $x$ 42\n" * 300) + "final question?",
+}
+TRICKY_SYSTEMS = ["", "You are a helpful assistant.", "😀 système\n", "\n", "x" * 3000]
+CONFIGS = {
+    "default": FeatureConfig(),
+    "odd": FeatureConfig(
+        hash_bits=12,
+        word_orders=(2,),
+        char_orders=(1, 5),
+        char_head_chars=10,
+        char_tail_chars=0,
+        max_system_chars=7,
+        system_weight=0.3,
+        dense_weight=0.7,
+    ),
+    "unigrams-only": FeatureConfig(word_orders=(1,), char_orders=(8,), char_head_chars=0, char_tail_chars=5),
+}
+
+
+def _assert_same_rows(got: tuple[np.ndarray, np.ndarray], want: tuple[np.ndarray, np.ndarray]) -> None:
+    assert got[0].dtype == want[0].dtype == np.int64
+    assert got[1].dtype == want[1].dtype == np.float32
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1].view(np.uint32), want[1].view(np.uint32))  # bit for bit
+
+
+@pytest.mark.parametrize("config_name", list(CONFIGS))
+def test_featurize_matches_the_reference_on_tricky_inputs(config_name: str) -> None:
+    config = CONFIGS[config_name]
+    fast, reference = Featurizer(config), ReferenceFeaturizer(config)
+    for name, text in TRICKY_TEXTS.items():
+        for system in TRICKY_SYSTEMS:
+            for inp in (
+                RoutingInput.from_text(text, system=system),
+                RoutingInput(
+                    api="openai.chat",
+                    prompt=text,
+                    system=system,
+                    input_chars=len(text) * 3,
+                    user_turns=4,
+                    has_tools=True,
+                    json_output=True,
+                ),
+            ):
+                try:
+                    _assert_same_rows(fast.featurize(inp), reference.featurize(inp))
+                except AssertionError as exc:
+                    raise AssertionError(f"{name!r} with system {system[:20]!r}: {exc}") from exc
+
+
+def test_featurize_matches_the_reference_on_random_text() -> None:
+    rng = np.random.default_rng(7)
+    singles = "abcXYZ 019_\n\t\r.,;{}$^€éİΣς日本語한글\x00\x7f\x85\u2028😀🤖\U0010ffff\ud800\udc00𝔘"
+    alphabet = [*singles, "the ", "Code ", "42 "]
+    fast, reference = Featurizer(), ReferenceFeaturizer()
+    for _ in range(300):
+        size = int(rng.integers(0, 4000))
+        text = "".join(rng.choice(alphabet, size=size))
+        system = "".join(rng.choice(alphabet, size=int(rng.integers(0, 80))))
+        inp = RoutingInput.from_text(text, system=system)
+        _assert_same_rows(fast.featurize(inp), reference.featurize(inp))
+
+
+def test_featurize_matches_the_reference_on_a_1mb_input() -> None:
+    words = ("lorem ipsum dolor sit amet consectetur " * 30_000)[:1_000_000]
+    inp = RoutingInput(api="openai.chat", prompt=words, system=words, input_chars=2_000_000)
+    _assert_same_rows(Featurizer().featurize(inp), ReferenceFeaturizer().featurize(inp))
