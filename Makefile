@@ -11,7 +11,7 @@ help:
 	@echo "make run    start Envoy + Triage + three fake providers on 127.0.0.1 (Ctrl-C stops all)"
 	@echo "make demo   start the stack, send ~40 prompts through it, print the routing table, stop"
 	@echo "make test   lint, type-check and run every test (unit + real-Envoy integration)"
-	@echo "make bench  decision latency and through-Envoy overhead benchmarks"
+	@echo "make bench  decision latency, then the latency Triage adds through Envoy (quick run)"
 	@echo "make train  retrain the shipped classifier from $(DATA)"
 	@echo "make eval   routing quality (APGR, CPT) on MMLU and RouterBench, task accuracy on held-out prompts"
 
@@ -47,6 +47,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/decision_latency.py
+	$(BIN)/python bench/envoy_overhead.py --quick
 
 train: $(STAMP)
 	$(BIN)/triage train --data $(DATA)
