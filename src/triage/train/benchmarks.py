@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from triage.train.jsonl import read_objects
 from triage.train.routing_metrics import Outcomes
 
 DEFAULT_STRONG = "gpt-4-1106-preview"
@@ -78,20 +78,8 @@ class Benchmark:
 
 
 def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise BenchmarkError(f"{path}:{number}: not JSON: {exc}") from exc
-                if not isinstance(row, dict):
-                    raise BenchmarkError(f"{path}:{number}: expected a JSON object")
-                yield row
-    except FileNotFoundError as exc:
-        raise BenchmarkError(f"{path}: no such file") from exc
+    for _, row in read_objects(path, BenchmarkError):
+        yield row
 
 
 def load_exclude(path: Path | None) -> set[str]:

@@ -37,6 +37,7 @@ import numpy.typing as npt
 
 from triage.config import TriageConfig, load_config, parse_config
 from triage.errors import ConfigError, ModelLoadError, TriageError
+from triage.train.jsonl import read_objects
 from triage.train.ladder_edit import LadderEditError, set_thresholds
 
 EXIT_OK, EXIT_CONFIG, EXIT_USAGE = 0, 1, 2
@@ -137,31 +138,20 @@ def traffic_scores(path: Path, config: TriageConfig, model: Path | None) -> list
 
     scorer: PolicyScorer | None = None
     out: list[float] = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CalibrationError(f"{path}:{number}: not JSON: {exc}") from exc
-            if not isinstance(doc, dict):
-                raise CalibrationError(f"{path}:{number}: expected a JSON object")
-            logged = _logged_score(doc)
-            if logged is not None:
-                out.append(logged)
-                continue
-            if doc.get("reason") == "skip_small":  # logged small request: on the first step, as configured
-                out.append(SKIPPED)
-                continue
-            if "prompt" not in doc and "messages" not in doc:
-                continue  # a decision-log line decided before classification, or nothing to score
-            if scorer is None:
-                scorer = _scorer(config, model)
-            inp = _routing_input(doc, path, number)
-            out.append(
-                SKIPPED if inp.input_tokens_estimate < config.policy.skip_below_tokens else scorer.score_input(inp)
-            )
+    for number, doc in read_objects(path, CalibrationError):
+        logged = _logged_score(doc)
+        if logged is not None:
+            out.append(logged)
+            continue
+        if doc.get("reason") == "skip_small":  # logged small request: on the first step, as configured
+            out.append(SKIPPED)
+            continue
+        if "prompt" not in doc and "messages" not in doc:
+            continue  # a decision-log line decided before classification, or nothing to score
+        if scorer is None:
+            scorer = _scorer(config, model)
+        inp = _routing_input(doc, path, number)
+        out.append(SKIPPED if inp.input_tokens_estimate < config.policy.skip_below_tokens else scorer.score_input(inp))
     return out
 
 

@@ -7,7 +7,6 @@ prediction is the model's top task label.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from triage.classifier.base import TASK_LABELS
 from triage.classifier.onnx_model import OnnxClassifier, default_bundle_dir
 from triage.requests.input import RoutingInput
 from triage.train.evaluate import task_metrics
+from triage.train.jsonl import read_objects
 
 
 class TaskFileError(ValueError):
@@ -32,20 +32,13 @@ class LabelledText:
 def load_task_file(path: Path) -> list[LabelledText]:
     """Read and check every line; raise ``TaskFileError`` naming the first bad line."""
     rows: list[LabelledText] = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TaskFileError(f"{path}:{number}: not JSON: {exc}") from exc
-            if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
-                raise TaskFileError(f"{path}:{number}: expected an object with a string 'text'")
-            label = doc.get("label")
-            if label not in TASK_LABELS:
-                raise TaskFileError(f"{path}:{number}: label {label!r} is not one of {', '.join(TASK_LABELS)}")
-            rows.append(LabelledText(doc["text"], str(label), str(doc.get("system") or "")))
+    for number, doc in read_objects(path, TaskFileError):
+        if not isinstance(doc.get("text"), str):
+            raise TaskFileError(f"{path}:{number}: expected an object with a string 'text'")
+        label = doc.get("label")
+        if label not in TASK_LABELS:
+            raise TaskFileError(f"{path}:{number}: label {label!r} is not one of {', '.join(TASK_LABELS)}")
+        rows.append(LabelledText(doc["text"], str(label), str(doc.get("system") or "")))
     if not rows:
         raise TaskFileError(f"{path}: no labelled lines")
     return rows
