@@ -446,3 +446,30 @@ def test_parse_config_without_tiers_allows_every_route_on_the_default_tier() -> 
     name, tier = cfg.tier("anything")
     assert name == cfg.default_tier
     assert tier.routes == list(cfg.routes)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        pytest.param(
+            ("tiers.default.exclude_clusters", ["local"]),
+            "tiers.default.exclude_clusters: leaves route 'only' with no step",
+            id="exclusion-empties-a-route",
+        ),
+        pytest.param(
+            ("tiers.default.prefer_clusters", ["ghost"]),
+            "tiers.default.prefer_clusters.0: unknown cluster 'ghost'",
+            id="unknown-preferred-cluster",
+        ),
+        pytest.param(("retries.retriable_status_codes", [429, 400]), "retries.retriable_status_codes", id="retry-400"),
+        pytest.param(
+            ("routes.only.chain", [{"cluster": "local", "model": 'bad"name'}]),
+            "routes.only.chain.0.model",
+            id="quote-in-model",
+        ),
+    ],
+)
+def test_parse_config_rejects_failover_mistakes(edit: tuple[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(_with(MINIMAL, edit))
+    assert any(expected in problem for problem in info.value.problems), info.value.problems

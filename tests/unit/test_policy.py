@@ -405,3 +405,53 @@ def test_decide_score_exactly_at_threshold_climbs(threshold: float) -> None:
     out = decide(make_input(), make_scores(threshold), "std", config)
     assert isinstance(out, Decision)
     assert out.route == "strong"
+
+
+# -- this request's chain ---------------------------------------------------------------------------------
+
+
+def _chain(decision: Decision | Rejection) -> list[str]:
+    assert isinstance(decision, Decision)
+    return [e.cluster for e in decision.chain]
+
+
+@pytest.mark.parametrize(
+    ("tier", "unhealthy", "chain", "steps", "retries"),
+    [
+        pytest.param({}, frozenset(), ["c-strong", "c-mid"], (0, 1), 1, id="as-configured"),
+        pytest.param({}, frozenset({"c-strong"}), ["c-mid", "c-strong"], (1, 0), 1, id="ejected-goes-last"),
+        pytest.param(
+            {}, frozenset({"c-strong", "c-mid"}), ["c-strong", "c-mid"], (0, 1), 1, id="all-ejected-keep-order"
+        ),
+        pytest.param({"exclude_clusters": ["c-mid"]}, frozenset(), ["c-strong"], (0,), 1, id="tier-restricts"),
+        pytest.param({"prefer_clusters": ["c-mid"]}, frozenset(), ["c-mid", "c-strong"], (1, 0), 1, id="tier-reorders"),
+        pytest.param(
+            {"prefer_clusters": ["c-mid"]},
+            frozenset({"c-mid"}),
+            ["c-strong", "c-mid"],
+            (0, 1),
+            1,
+            id="health-beats-preference",
+        ),
+    ],
+)
+def test_decide_chain_follows_tier_and_provider_health(
+    tier: dict[str, Any], unhealthy: frozenset[str], chain: list[str], steps: tuple[int, ...], retries: int
+) -> None:
+    config = make_config(tiers={"std": {**BASE["tiers"]["std"], **tier}})
+    decision = decide(make_input(), make_scores(0.95), "std", config, unhealthy=unhealthy)
+    assert isinstance(decision, Decision)
+    assert decision.route == "strong"
+    assert _chain(decision) == chain
+    assert decision.steps == steps
+    assert decision.model == decision.chain[0].model
+    assert decision.max_retries == retries  # single-step chains get retries.single_step_retries (1)
+
+
+def test_decide_max_retries_is_the_chain_length_minus_one() -> None:
+    config = make_config(
+        routes={"strong": {"chain": [{"cluster": c, "model": f"m-{c}"} for c in ("c-strong", "c-mid", "c-cheap")]}}
+    )
+    decision = decide(make_input(), make_scores(0.95), "std", config)
+    assert isinstance(decision, Decision)
+    assert decision.max_retries == 2
