@@ -265,6 +265,11 @@ class ServerConfig(_Model):
 
 class ClassifierConfig(_Model):
     model: str = Field("builtin", description="'builtin' or a path to a model bundle directory")
+    inference: Literal["thread", "inline"] = Field(
+        "thread",
+        description="thread: inference on a worker thread under policy.deadline_ms (a miss fails open); "
+        "inline: on the event loop, no hand-off and no deadline (the classifier's work is bounded)",
+    )
     engine: Literal["auto", "onnxruntime"] = Field(
         "auto",
         description="auto: evaluate the bundle's embedding-bag graph with numpy once it matches ONNX Runtime "

@@ -267,6 +267,14 @@ class Processor:
         return self._route(parsed, outcome)
 
     async def _classify(self, parsed: ParsedRequest) -> tuple[Scores | None, policy.Fault | None]:
+        if self.rt.config.classifier.inference == "inline":
+            try:
+                return self.rt.classifier.score(parsed.input), None
+            except Exception as err:
+                log.exception("classifier failed (failing open)")
+                outcome = outcome_for(err)
+                assert isinstance(outcome, FailOpen)
+                return None, outcome.reason
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.rt.executor, self.rt.classifier.score, parsed.input)
         try:

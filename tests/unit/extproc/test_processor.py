@@ -142,11 +142,11 @@ MakeHarness = Callable[..., Harness]
 
 @pytest.fixture
 def make_harness(executor: ThreadPoolExecutor, spans: InMemorySpanExporter) -> MakeHarness:
-    def make(classifier: Classifier | None = None, **overrides: Any) -> Harness:
+    def make(model: Classifier | None = None, /, **overrides: Any) -> Harness:
         log = io.StringIO()
         runtime = Runtime(
             config=parse_config(_merge(CONFIG, overrides)),
-            classifier=classifier or FakeClassifier.returning("code", 0.9),
+            classifier=model or FakeClassifier.returning("code", 0.9),
             recorder=Recorder(DecisionLog(log)),
             executor=executor,
         )
@@ -863,3 +863,25 @@ async def test_processor_reads_the_outcome_from_body_attributes_when_headers_are
     assert record["streamed"] is False
     assert record["input_tokens"] == 100
     assert record["aborted"] is False
+
+
+async def test_processor_inline_inference_routes_without_the_worker_thread(make_harness: MakeHarness) -> None:
+    harness = make_harness(classifier={"inference": "inline"})
+    processor = harness.processor()
+    headers, _, _ = routed(await route_request(processor))
+    assert headers["x-triage-route"] == "premium"
+    processor.close()
+    assert harness.record()["reason"] == "classified"
+
+
+async def test_processor_inline_inference_failure_fails_open(make_harness: MakeHarness) -> None:
+    class Broken(FakeClassifier):
+        def score(self, inp: RoutingInput) -> Scores:
+            raise RuntimeError("model crashed")
+
+    harness = make_harness(Broken(), classifier={"inference": "inline"})
+    processor = harness.processor()
+    headers, _, _ = routed(await route_request(processor))
+    assert headers["x-triage-route"] == "economy"
+    processor.close()
+    assert harness.record()["reason"] == "error"
