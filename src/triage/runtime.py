@@ -75,8 +75,12 @@ class RuntimeHolder:
         except ConfigError as err:
             log.error("configuration reload rejected, keeping the running one:\n%s", err)
             return False
-        if config.classifier != self.current.config.classifier:
-            log.warning("classifier settings changed: restart Triage to load another model")
+        old = self.current.config
+        restart_only = [k for k in ("classifier", "server", "telemetry") if getattr(config, k) != getattr(old, k)]
+        if restart_only:
+            log.warning("changes to %s take effect when Triage restarts", ", ".join(restart_only))
+        if config.envoy != old.envoy or config.clusters != old.clusters:
+            log.warning("envoy or cluster settings changed: regenerate Envoy's config (triage envoy-config)")
         self.current = replace(self.current, config=config)
         log.info("configuration reloaded from %s", self._path)
         return True
