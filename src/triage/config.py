@@ -280,7 +280,6 @@ class ClassifierConfig(_Model):
 class TelemetryConfig(_Model):
     service_name: str = "triage"
     otlp_endpoint: str | None = Field(None, description="OTLP/gRPC endpoint; off when unset")
-    capture_content: bool = False
     decision_log: str | None = Field(None, description="file for one JSON line per decision; '-' = stdout")
 
 

@@ -34,8 +34,6 @@ class DecisionRecord:
     estimated_cost_usd: float | None = None
     router_latency_us: int | None = None
     classifier_version: str | None = None
-    shadow_route: str | None = None
-    shadow_divergent: bool | None = None
     stream: bool = False
     error_code: str | None = None  # a rejection's OpenAI error code, or the internal fault that failed open
     # the outcome

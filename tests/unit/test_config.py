@@ -91,7 +91,6 @@ def test_parse_config_minimal_fills_defaults() -> None:
     assert cfg.server.listen == ["127.0.0.1:50051"]
     assert cfg.envoy.jwt is None
     assert cfg.envoy.tracing is None
-    assert cfg.telemetry.capture_content is False
 
 
 def test_parse_config_valid_structure() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.helpers import deep_merge
 from triage.classifier.base import TASK_LABELS, Scores
 from triage.config import TriageConfig, parse_config
 from triage.policy import Decision, Fault, Rejection, decide, plan, strong_score
@@ -52,18 +53,8 @@ BASE: dict[str, Any] = {
 }
 
 
-def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def make_config(**overrides: Any) -> TriageConfig:
-    return parse_config(_merge(BASE, overrides))
+    return parse_config(deep_merge(BASE, overrides))
 
 
 def make_input(input_chars: int = 4000, max_tokens: int | None = None) -> RoutingInput:

@@ -42,9 +42,7 @@ FEATURES_FILE = "features.json"
 _P = 0x100000001B3  # FNV-1a 64-bit prime; odd, so it has an inverse modulo 2**64
 _Q = 0x9FB21C651E98DF25  # a second odd multiplier, for word pairs
 _MASK64 = (1 << 64) - 1
-_M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
-_S33 = np.uint64(33)
 _S31 = np.uint64(31)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -164,20 +162,6 @@ class FeatureConfig:
     @classmethod
     def load(cls, path: Path) -> FeatureConfig:
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
-def _fmix(h: _U64) -> _U64:
-    """MurmurHash3's 64-bit finaliser, vectorised (uint64 arrays wrap silently, as intended)."""
-    h = h ^ (h >> _S33)
-    h = h * _M1
-    h = h ^ (h >> _S33)
-    h = h * _M2
-    return h ^ (h >> _S33)
-
-
-def _mix(h: _U64) -> _U64:
-    """A cheaper one-round mix for the final ids, whose quality lives in the top bits used."""
-    return (h ^ (h >> _S31)) * _M2
 
 
 class _Cls:
@@ -402,7 +386,7 @@ class Featurizer:
                 weights.append(weight / math.sqrt(o - first))
 
         hashed = out[:m]
-        hashed ^= hashed >> _S31  # `_mix`, in place
+        hashed ^= hashed >> _S31  # one xor-shift-multiply round: the ids use the well-mixed top bits
         hashed *= _M2
         hashed >>= self._shift
         out[m:] = dense_ids

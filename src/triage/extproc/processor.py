@@ -209,7 +209,7 @@ class Processor:
         # Envoy puts its ext_proc span's context in the gRPC metadata when it traces; without Envoy
         # tracing, a client's own traceparent still links the decision into the caller's trace.
         carrier = self._carrier if "traceparent" in self._carrier else headers
-        self._span = self.rt.recorder.start(carrier, time.time_ns(), path)
+        self._span = self.rt.recorder.start(carrier, time.time_ns(), path, spec.operation)
         self._record.trace_id = self.rt.recorder.trace_id(self._span)
         if message.request_headers.end_of_stream:  # a POST without a body
             return self._reply_outcome(outcome_for(self._empty_body()), "request_headers")

@@ -318,9 +318,7 @@ class LocalStack:
 
     def decisions(self) -> list[dict[str, Any]]:
         """Every decision record written so far."""
-        if not self.decision_log.exists():
-            return []
-        return [json.loads(line) for line in self.decision_log.read_text().splitlines() if line.strip()]
+        return _json_lines(self.decision_log)
 
     def access_entries(self) -> list[dict[str, Any]]:
         """Envoy's access log: one entry per request (written by Envoy about once a second)."""

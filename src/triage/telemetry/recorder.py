@@ -41,8 +41,6 @@ _ATTRIBUTES: dict[str, str] = {
     "estimated_cost_usd": sc.ESTIMATED_COST,
     "router_latency_us": sc.ROUTER_LATENCY_US,
     "classifier_version": sc.CLASSIFIER_VERSION,
-    "shadow_route": sc.SHADOW_ROUTE,
-    "shadow_divergent": sc.SHADOW_DIVERGENT,
     "error_code": sc.ERROR_CODE,
     "stream": sc.GEN_AI_REQUEST_STREAM,
     "status": sc.HTTP_RESPONSE_STATUS_CODE,
@@ -136,12 +134,18 @@ class Recorder:
             explicit_bucket_boundaries_advisory=list(sc.TOKEN_BUCKETS),
         )
 
-    def start(self, carrier: Mapping[str, str], start_ns: int, path: str) -> Span | None:
-        """Open the decision span, parented on the trace context Envoy put in the gRPC metadata."""
+    def start(self, carrier: Mapping[str, str], start_ns: int, path: str, operation: str) -> Span | None:
+        """Open the decision span, parented on the trace context Envoy put in the gRPC metadata;
+        ``operation`` is the request's ``gen_ai.operation.name`` (``chat``, ``text_completion``)."""
+        attributes: dict[str, AttributeValue] = {sc.URL_PATH: path, sc.GEN_AI_OPERATION_NAME: operation}
         try:
             ctx = propagate.extract(carrier)
             return self._tracer.start_span(
-                sc.SPAN_ROUTE, context=ctx, kind=SpanKind.SERVER, start_time=start_ns, attributes={sc.URL_PATH: path}
+                sc.SPAN_ROUTE,
+                context=ctx,
+                kind=SpanKind.SERVER,
+                start_time=start_ns,
+                attributes=attributes,
             )
         except Exception:
             log.exception("cannot start span (ignored)")

@@ -4,7 +4,6 @@ recorder writing to memory, and spans captured by the OpenTelemetry SDK's in-mem
 from __future__ import annotations
 
 import asyncio
-import copy
 import io
 import json
 import threading
@@ -24,6 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from tests.unit.helpers import deep_merge
 from triage.classifier.base import TASK_LABELS, Classifier, Scores
 from triage.classifier.fake import FakeClassifier
 from triage.config import parse_config
@@ -110,16 +110,6 @@ def executor() -> Iterator[ThreadPoolExecutor]:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 @dataclass
 class Harness:
     runtime: Runtime
@@ -145,7 +135,7 @@ def make_harness(executor: ThreadPoolExecutor, spans: InMemorySpanExporter) -> M
     def make(model: Classifier | None = None, /, **overrides: Any) -> Harness:
         log = io.StringIO()
         runtime = Runtime(
-            config=parse_config(_merge(CONFIG, overrides)),
+            config=parse_config(deep_merge(CONFIG, overrides)),
             classifier=model or FakeClassifier.returning("code", 0.9),
             recorder=Recorder(DecisionLog(log)),
             executor=executor,
@@ -798,6 +788,7 @@ async def test_processor_span_has_decision_attributes_and_parent(harness: Harnes
         "gen_ai.usage.input_tokens": 100,
         "gen_ai.usage.output_tokens": 20,
         "url.path": "/v1/chat/completions",
+        "gen_ai.operation.name": "chat",
     }
     assert {k: attrs.get(k) for k in expected} == expected
     assert tuple(attrs["triage.chain"]) == ("large/gpt-4o", "medium/gpt-4o-mini")  # type: ignore[arg-type]
