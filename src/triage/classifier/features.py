@@ -54,7 +54,7 @@ _SALT_SYS1 = 0x4B6D8F1A3C5E7B27
 _SALT_SYS2 = 0x5C7E9A2B4D6F8C39
 
 # Input-size buckets (characters across all messages), one-hot in the dense block.
-_SIZE_EDGES = (16, 64, 256, 512, 1024, 2048, 4096, 8192, 32768, 131072, 524288)
+SIZE_EDGES = (16, 64, 256, 512, 1024, 2048, 4096, 8192, 32768, 131072, 524288)
 _TURN_EDGES = (2, 3, 6)
 
 
@@ -409,7 +409,7 @@ class Featurizer:
         base = self._dense_base
         prompt = inp.prompt
         ids = [
-            base + Dense.SIZE + bisect.bisect_right(_SIZE_EDGES, max(inp.input_chars, len(prompt))),
+            base + Dense.SIZE + bisect.bisect_right(SIZE_EDGES, max(inp.input_chars, len(prompt))),
             base + Dense.TURNS + bisect.bisect_right(_TURN_EDGES, inp.user_turns),
         ]
         if inp.has_tools:

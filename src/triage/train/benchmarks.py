@@ -192,15 +192,20 @@ def load_outcomes(path: Path, strong: str, weak: str, exclude: set[str]) -> Benc
 
 
 def load_mt_bench(questions: Path, judgements: Path, strong: str, weak: str, exclude: set[str]) -> Benchmark:
-    """MT-Bench: the first turn is the prompt; the outcome sums are the judge scores of all turns."""
-    scores: dict[tuple[Any, str], list[float]] = defaultdict(list)
+    """MT-Bench: the first turn is the prompt; the outcome sums are the judge scores of all turns.
+
+    A score below 0 (FastChat's "judgement could not be parsed") is dropped; a turn judged more than once counts
+    with its mean. Only turns judged for both models count, so a turn missing for one model does not tilt the
+    comparison; a question with no such turn is skipped.
+    """
+    per_turn: dict[tuple[Any, str], dict[Any, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in _jsonl(judgements):
         model = row.get("model")
         if model not in (strong, weak):
             continue
         score = float(row.get("score", -1))
         if score >= 0:
-            scores[(row.get("question_id"), str(model))].append(score)
+            per_turn[(row.get("question_id"), str(model))][row.get("turn", 1)].append(score)
     items: list[Item] = []
     excluded = skipped = 0
     for row in _jsonl(questions):
@@ -211,15 +216,14 @@ def load_mt_bench(questions: Path, judgements: Path, strong: str, weak: str, exc
             excluded += 1
             continue
         qid = row.get("question_id")
-        s, w = scores.get((qid, strong)), scores.get((qid, weak))
-        if not s or not w:
+        s, w = per_turn.get((qid, strong), {}), per_turn.get((qid, weak), {})
+        both = [t for t in s if t in w]
+        if not both:
             skipped += 1
             continue
-        if len(s) != len(w):
-            raise BenchmarkError(
-                f"{judgements}: question {qid} has {len(s)} judged turns for {strong}, {len(w)} for {weak}"
-            )
-        items.append(Item(turns[0], sum(s), sum(w), float(len(s)), str(row.get("category", ""))))
+        strong_sum = sum(sum(s[t]) / len(s[t]) for t in both)
+        weak_sum = sum(sum(w[t]) / len(w[t]) for t in both)
+        items.append(Item(turns[0], strong_sum, weak_sum, float(len(both)), str(row.get("category", ""))))
     if not items:
         raise BenchmarkError(f"{questions}: no question has judgements for both {strong} and {weak}")
     return Benchmark("mt-bench", items, excluded, skipped)

@@ -71,6 +71,16 @@ _LIMITS = """\
 """
 
 
+def _length_prior_text(metrics: dict[str, Any]) -> str:
+    prior = metrics["fit"].get("length_prior") or {}
+    if not prior.get("beta"):
+        return "off"
+    return (
+        f"{prior['beta']} × ln(min(characters, {prior['cap_chars']}) / {prior['ref_chars']}) added to the "
+        "difficulty logit"
+    )
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -93,17 +103,53 @@ def _routing_section(routing: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     mmlu = routing.get("mmlu_held_out_subjects", {})
+    within = routing.get("mmlu_within_subjects", {})
     rb = routing.get("routerbench_test", {})
-    for label, block in (("MMLU dev, subjects held out", mmlu), ("RouterBench test (ARC-C, MBPP, Winogrande)", rb)):
+    for label, block in (
+        ("MMLU dev, subjects held out", mmlu),
+        ("MMLU dev, within subjects (RouteLLM's protocol)", within),
+        ("RouterBench test (ARC-C, MBPP, Winogrande)", rb),
+    ):
         for key, what in (("with_task_bias", "with task bias"), ("without_task_bias", "p_strong only")):
             if key in block:
                 lines.append(_routing_row(f"{label}, {what}", block[key]))
+    lines.append(
+        "\n*Subjects held out*: the model never saw a question of the test subjects, as with other MMLU subjects "
+        "and real traffic. *Within subjects*: other questions of the test subjects were trained on, which is how "
+        "RouteLLM's MMLU-augmented routers were trained (MMLU validation split, same subjects) and the closer "
+        "comparison with their published numbers."
+    )
     lines.append(
         "\nRouterBench's weak model is `mistralai/mixtral-8x7b-chat`; its licence is unclear, so it is "
         "evaluation only. Reproduce: `triage train --oof-scores FILE`, then `triage eval routing --benchmark "
         "mmlu --data ../shared/data/routing_outcomes/routellm_mmlu_dev --from-scores FILE`.\n"
     )
     return "\n".join(lines)
+
+
+def _chat_difficulty_section(rows: dict[str, Any]) -> str:
+    """Rank correlation of the scores with annotated difficulty of real-user-style instructions."""
+    if not rows:
+        return ""
+    names = {"flask": "FLASK (difficulty 1-5)", "wizardlm": "WizardLM test set (difficulty 1-10)"}
+    lines = [
+        "## Difficulty on real-user-style prompts (evaluation only)\n",
+        "Spearman correlation between the score and the annotated difficulty of instructions that were never "
+        "trained on (FLASK: licence unclear; WizardLM: non-commercial; both evaluation only). Annotated "
+        "difficulty is not the same as *needing the strong model*, so read this as a sanity check of direction.\n",
+        "| set | n | policy score | p_strong | prompt length alone |",
+        "|---|---|---|---|---|",
+    ]
+
+    def rho(x: float | None) -> str:
+        return "-" if x is None else f"{x:+.3f}"
+
+    for key, row in rows.items():
+        lines.append(
+            f"| {names.get(key, key)} | {row['n']} | {rho(row['spearman_policy'])} | {rho(row['spearman_p_strong'])} "
+            f"| {rho(row['spearman_length_only'])} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def render(metrics: dict[str, Any], manifest: dict[str, Any], features: dict[str, Any]) -> str:
@@ -182,10 +228,12 @@ def render(metrics: dict[str, Any], manifest: dict[str, Any], features: dict[str
         "Labels: RouteLLM's MMLU dev outcomes (GPT-4-1106-preview vs Mixtral-8x7B-Instruct, 5-shot, "
         "contaminated prompts removed) under two rules — *weak_wrong* (Mixtral wrong) and *strong_only* "
         "(GPT-4 right and Mixtral wrong) — each with and without soft priors (GSM8K by reference-solution "
-        "length, MATH by level, per-template priors of the synthetic requests). Everything below is out of fold: "
+        "length, MATH by level, per-template priors of the synthetic requests, arena-hard prompts as hard). "
+        "Every setup gets the same length prior (`[length_prior]` in `defaults.toml`: "
+        f"{_length_prior_text(metrics)}). Everything below is out of fold: "
         "MMLU subjects held out whole (AUC on the training renderings, APGR on the raw benchmark prompts, "
-        "`p_strong` alone), GSM8K rank correlation with solution length, and hard-vs-easy AUC (MATH level 4-5 "
-        "above trivial synthetic requests).\n"
+        f"`p_strong` alone, mean of {metrics['fit'].get('selection_seeds', 1)} seeds), GSM8K rank correlation with "
+        "solution length, and hard-vs-easy AUC (MATH level 4-5 above trivial synthetic requests).\n"
     )
     parts.append("| setup | MMLU APGR | AUC vs strong_only | AUC vs weak_wrong | GSM8K Spearman | hard-vs-easy AUC |")
     parts.append("|---|---|---|---|---|---|")
@@ -199,6 +247,7 @@ def render(metrics: dict[str, Any], manifest: dict[str, Any], features: dict[str
         )
     parts.append(f"\nChosen: {diff['why']}.\n")
     parts.append(_routing_section(metrics["evaluation"].get("routing", {})))
+    parts.append(_chat_difficulty_section(metrics["evaluation"].get("chat_difficulty", {})))
 
     parts.append("## Size and speed\n")
     parts.append(f"- `model.onnx`: {metrics['model']['bytes']:,} bytes")

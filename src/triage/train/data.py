@@ -42,6 +42,10 @@ MATH_LEVEL_P_STRONG = {1: 0.4, 2: 0.55, 3: 0.7, 4: 0.8, 5: 0.9}
 # measured only, never trained on). Levels centre on ~0.45, about Mixtral's failure rate on hard GSM8K-style
 # problems; centred lower (~0.3) they pulled MMLU's quantitative subjects down and cost held-out MMLU APGR.
 GSM8K_LINES_P_STRONG = (0.2, 0.2, 0.28, 0.38, 0.48, 0.57, 0.65, 0.72, 0.78)  # index = solution lines, capped
+# Arena-hard prompts were picked from Chatbot Arena (BenchBuilder) because they separate strong models from weak
+# ones: high specificity, domain knowledge, complexity, problem-solving. As a soft prior they are "the strong model
+# is usually needed"; the only real chat prompts with a difficulty signal among the commercial-use sources.
+ARENA_HARD_P_STRONG = 0.8
 
 
 def gsm8k_p_strong(answer: str) -> tuple[float, int]:
@@ -222,14 +226,24 @@ def load_t0(root: Path, rng: random.Random, per_template: int | None = 60) -> li
 
 
 def load_arena_hard(root: Path) -> list[Example]:
-    """Arena-hard code and math questions (by cluster and content); the hold-out group is the cluster."""
+    """Arena-hard questions, all with the difficulty prior ``ARENA_HARD_P_STRONG``; the code and math ones (by
+    cluster and content) also carry a task label, the others none. The hold-out group is the cluster."""
     path = root / "tasks" / "chat_prompts" / "arena_hard_v0.1_question.jsonl"
     out: list[Example] = []
     for rec in _jsonl(path):
         prompt = rec["prompt"] if isinstance(rec["prompt"], str) else str(rec["prompt"])
+        if not prompt.strip():
+            continue
         label = labels.arena_label(rec["cluster"], prompt)
-        if label is not None and prompt.strip():
-            out.append(Example(RoutingInput.from_text(prompt), label, "arena_hard", f"arena:{rec['cluster']}"))
+        out.append(
+            Example(
+                RoutingInput.from_text(prompt),
+                label,
+                "arena_hard",
+                f"arena:{rec['cluster']}",
+                strong=ARENA_HARD_P_STRONG,
+            )
+        )
     return out
 
 

@@ -7,6 +7,7 @@ weights are then fitted on all the data with the same settings.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -37,6 +38,8 @@ from triage.train.evaluate import accuracy_by, group_folds, roc_auc, task_metric
 from triage.train.model import (
     FitConfig,
     Head,
+    LengthPrior,
+    add_length_prior,
     balanced_weights,
     combine,
     design_matrix,
@@ -73,6 +76,8 @@ class TrainOptions:
     math_limit: int | None = 2500
     task_fit: FitConfig = field(default_factory=FitConfig)
     strong_fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=1, lr=0.01, l2=1e-3))
+    length_prior: LengthPrior = field(default_factory=lambda: LengthPrior(beta=0.2, cap_chars=1024, ref_chars=256))
+    selection_seeds: int = 3  # held-out MMLU APGR of each difficulty setup is the mean over this many seeds
     leave_one_source_out: bool = True
     measure_latency: bool = True
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -86,12 +91,16 @@ DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
 def options_from_file(path: Path | None, *, data: Path, out: Path, **overrides: Any) -> TrainOptions:
     """``TrainOptions`` from a hyper-parameter file (``defaults.toml`` when None); ``overrides`` win."""
     raw = tomllib.loads((path or DEFAULTS_FILE).read_text(encoding="utf-8"))
-    known = {"seed", "folds", "data", "task_fit", "strong_fit", "export"}
+    known = {"seed", "folds", "selection_seeds", "data", "task_fit", "strong_fit", "length_prior", "export"}
     unknown = set(raw) - known
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
     seed = int(raw.get("seed", 0))
     kwargs: dict[str, Any] = {"seed": seed, "folds": int(raw.get("folds", 5)), **raw.get("data", {})}
+    if "selection_seeds" in raw:
+        kwargs["selection_seeds"] = int(raw["selection_seeds"])
+    if "length_prior" in raw:
+        kwargs["length_prior"] = LengthPrior(**raw["length_prior"])
     for name in ("task_fit", "strong_fit"):
         if name in raw:
             kwargs[name] = FitConfig(**{"seed": seed, **raw[name]})
@@ -232,20 +241,24 @@ class StrongSetup:
 
     name: str
     mmlu_target: str  # "weak_wrong" or "strong_only"
-    prior_sources: frozenset[str] = frozenset()
-    prior_weight: float = WEAK_WEIGHT
+    priors: tuple[tuple[str, float], ...] = ()  # (source, weight per example)
 
 
-_ALL_PRIORS = frozenset({"math", "gsm8k", "synth"})
-_GSM8K = frozenset({"gsm8k"})
+_ALL_PRIORS = (("math", WEAK_WEIGHT), ("gsm8k", WEAK_WEIGHT), ("synth", WEAK_WEIGHT))
+# GSM8K's solution-length targets alone, weighted up: the within-math ranking MMLU cannot teach.
+_GSM8K = (("gsm8k", 2.0),)
+# ... plus the arena-hard prompts as "usually needs the strong model": the only real chat prompts with a
+# difficulty signal among the commercial-use sources (500 of them, so weighted up as well).
+_GSM8K_ARENA = (("gsm8k", 2.0), ("arena_hard", 3.0))
 STRONG_SETUPS = (
     StrongSetup("mmlu_weak_wrong", "weak_wrong"),
     StrongSetup("mmlu_strong_only", "strong_only"),
     StrongSetup("mmlu_weak_wrong+priors", "weak_wrong", _ALL_PRIORS),
     StrongSetup("mmlu_strong_only+priors", "strong_only", _ALL_PRIORS),
-    # GSM8K's solution-length targets alone, weighted up: the within-math ranking MMLU cannot teach.
-    StrongSetup("mmlu_weak_wrong+gsm8k", "weak_wrong", _GSM8K, 2.0),
-    StrongSetup("mmlu_strong_only+gsm8k", "strong_only", _GSM8K, 2.0),
+    StrongSetup("mmlu_weak_wrong+gsm8k", "weak_wrong", _GSM8K),
+    StrongSetup("mmlu_strong_only+gsm8k", "strong_only", _GSM8K),
+    StrongSetup("mmlu_weak_wrong+gsm8k+arena", "weak_wrong", _GSM8K_ARENA),
+    StrongSetup("mmlu_strong_only+gsm8k+arena", "strong_only", _GSM8K_ARENA),
 )
 
 
@@ -254,6 +267,7 @@ def _strong_rows(
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """(row indices, targets, weights) of the examples that supervise the difficulty head."""
     target = corpus.mmlu_weak_wrong if setup.mmlu_target == "weak_wrong" else corpus.mmlu_strong_only
+    prior_weight = dict(setup.priors)
     idx: list[int] = []
     ys: list[float] = []
     ws: list[float] = []
@@ -264,10 +278,10 @@ def _strong_rows(
             ys.append(target[n_mmlu])
             ws.append(1.0)
             n_mmlu += 1
-        elif ex.strong is not None and ex.source in setup.prior_sources:
+        elif ex.strong is not None and ex.source in prior_weight:
             idx.append(i)
             ys.append(ex.strong)
-            ws.append(setup.prior_weight)
+            ws.append(prior_weight[ex.source])
     return np.array(idx, dtype=np.intp), np.array(ys, dtype=np.float32), np.array(ws, dtype=np.float32)
 
 
@@ -280,12 +294,21 @@ def _sanity_sets(ex: Sequence[data.Example]) -> tuple[npt.NDArray[np.intp], npt.
     return np.array(hard, dtype=np.intp), np.array(easy, dtype=np.intp)
 
 
+def fit_strong(
+    x: sp.csr_matrix, ys: npt.NDArray[np.float32], ws: npt.NDArray[np.float32], opts: TrainOptions, seed: int
+) -> Head:
+    """The difficulty head as shipped: a logistic fit of the soft targets, then the length prior."""
+    head = fit_strong_head(x, ys.tolist(), ws, dataclasses.replace(opts.strong_fit, seed=seed))
+    return add_length_prior(head, opts.features, opts.length_prior)
+
+
 def evaluate_strong_head(
     x: sp.csr_matrix, corpus: Corpus, folds: npt.NDArray[np.intp], opts: TrainOptions, raw: RawMmlu
 ) -> tuple[dict[str, Any], dict[str, npt.NDArray[np.float64]]]:
-    """Per setup, out of fold: MMLU AUC (both outcome labels) and APGR on the raw prompts of held-out subjects,
-    the rank correlation of GSM8K predictions with solution length, and the hard-vs-easy AUC. Also returns
-    each setup's out-of-fold ``p_strong`` of the raw MMLU prompts."""
+    """Per setup, out of fold: MMLU AUC (both outcome labels) and APGR on the raw prompts of held-out subjects
+    (APGR as the mean over ``opts.selection_seeds`` seeds: single runs differ by about 0.01), the rank
+    correlation of GSM8K predictions with solution length, and the hard-vs-easy AUC. Also returns each setup's
+    out-of-fold ``p_strong`` of the raw MMLU prompts under the run's own seed."""
     ex = corpus.examples
     mmlu_idx = np.array([i for i, e in enumerate(ex) if e.hard_strong], dtype=np.intp)
     gsm8k = np.array([i for i, e in enumerate(ex) if e.source == "gsm8k" and e.strong is not None], dtype=np.intp)
@@ -293,37 +316,89 @@ def evaluate_strong_head(
     outcomes = routing_eval.mmlu_outcomes(
         [r.strong_correct for r in corpus.mmlu_rows], [r.weak_correct for r in corpus.mmlu_rows]
     )
+    seeds = [opts.seed + k for k in range(max(1, opts.selection_seeds))]
     results: dict[str, Any] = {}
     raw_oof: dict[str, npt.NDArray[np.float64]] = {}
     for setup in STRONG_SETUPS:
         rows, ys, ws = _strong_rows(corpus, setup)
-        oof = np.full(len(ex), np.nan, dtype=np.float64)
-        raw_p = np.full(raw.x.shape[0], np.nan, dtype=np.float64)
-        for f in range(opts.folds):
-            train = folds[rows] != f
-            if not train.any():
-                continue
-            head = fit_strong_head(x[rows[train]], ys[train].tolist(), ws[train], opts.strong_fit)
-            test = np.flatnonzero(folds == f)
-            oof[test] = predict_strong(head, x[test])
-            held = folds[raw.index] == f
-            raw_p[held] = predict_strong(head, raw.x[held])
-        mmlu_scores = oof[mmlu_idx]
-        sanity = np.concatenate([oof[hard], oof[easy]])
+        apgrs: list[float] = []
+        for seed in seeds:
+            oof = np.full(len(ex), np.nan, dtype=np.float64)
+            raw_p = np.full(raw.x.shape[0], np.nan, dtype=np.float64)
+            for f in range(opts.folds):
+                train = folds[rows] != f
+                if not train.any():
+                    continue
+                head = fit_strong(x[rows[train]], ys[train], ws[train], opts, seed)
+                test = np.flatnonzero(folds == f)
+                oof[test] = predict_strong(head, x[test])
+                held = folds[raw.index] == f
+                raw_p[held] = predict_strong(head, raw.x[held])
+            apgrs.append(report(raw_p, outcomes).apgr)
+            if seed == opts.seed:
+                first_oof, raw_oof[setup.name] = oof, raw_p
+        mmlu_scores = first_oof[mmlu_idx]
+        sanity = np.concatenate([first_oof[hard], first_oof[easy]])
         sanity_y = np.concatenate([np.ones(len(hard)), np.zeros(len(easy))])
-        gsm8k_rho = _spearman(oof[gsm8k], np.array([ex[i].strong or 0.0 for i in gsm8k]))
+        gsm8k_rho = _spearman(first_oof[gsm8k], np.array([ex[i].strong or 0.0 for i in gsm8k]))
         results[setup.name] = {
             "mmlu_auc_vs_weak_wrong": round(roc_auc(corpus.mmlu_weak_wrong, mmlu_scores), 4),
             "mmlu_auc_vs_strong_only": round(roc_auc(corpus.mmlu_strong_only, mmlu_scores), 4),
-            "mmlu_apgr": round(report(raw_p, outcomes).apgr, 4),
+            "mmlu_apgr": round(float(np.mean(apgrs)), 4),
+            "mmlu_apgr_by_seed": [round(a, 4) for a in apgrs],
             "gsm8k_spearman_vs_solution_lines": None if math.isnan(gsm8k_rho) else round(gsm8k_rho, 4),
             "hard_vs_easy_auc": round(roc_auc(sanity_y, sanity), 4),
-            "mean_p_hard": round(float(np.nanmean(oof[hard])), 4) if len(hard) else math.nan,
-            "mean_p_easy": round(float(np.nanmean(oof[easy])), 4) if len(easy) else math.nan,
+            "mean_p_hard": round(float(np.nanmean(first_oof[hard])), 4) if len(hard) else math.nan,
+            "mean_p_easy": round(float(np.nanmean(first_oof[easy])), 4) if len(easy) else math.nan,
         }
-        raw_oof[setup.name] = raw_p
         log.info("strong head %s: %s", setup.name, results[setup.name])
     return results, raw_oof
+
+
+def within_subject_folds(corpus: Corpus, folds: npt.NDArray[np.intp], k: int, seed: int) -> npt.NDArray[np.intp]:
+    """``folds`` with the MMLU rows re-dealt *inside* each subject (every subject in every fold): RouteLLM's
+    protocol, which trains on labelled questions of the same subjects it is tested on."""
+    out = folds.copy()
+    by_subject: dict[str, list[int]] = {}
+    rows = iter(corpus.mmlu_rows)
+    for i, ex in enumerate(corpus.examples):
+        if ex.hard_strong:
+            by_subject.setdefault(next(rows).subject, []).append(i)
+    for subject in sorted(by_subject):
+        idx = by_subject[subject]
+        seeded(seed, f"within:{subject}").shuffle(idx)
+        for j, i in enumerate(idx):
+            out[i] = j % k
+    return out
+
+
+def _mmlu_within_subject(
+    x: sp.csr_matrix,
+    corpus: Corpus,
+    folds: npt.NDArray[np.intp],
+    opts: TrainOptions,
+    setup: StrongSetup,
+    raw: RawMmlu,
+    task_probs: npt.NDArray[np.float32],
+) -> dict[str, Any]:
+    """APGR of the chosen setup when the test subjects were seen in training (other questions of them)."""
+    within = within_subject_folds(corpus, folds, opts.folds, opts.seed)
+    rows, ys, ws = _strong_rows(corpus, setup)
+    raw_p = np.full(raw.x.shape[0], np.nan, dtype=np.float64)
+    for f in range(opts.folds):
+        train = within[rows] != f
+        held = within[raw.index] == f
+        if train.any() and held.any():
+            raw_p[held] = predict_strong(fit_strong(x[rows[train]], ys[train], ws[train], opts, opts.seed), raw.x[held])
+    outcomes = routing_eval.mmlu_outcomes(
+        [r.strong_correct for r in corpus.mmlu_rows], [r.weak_correct for r in corpus.mmlu_rows]
+    )
+    with_bias = routing_eval.policy_scores(task_probs, raw_p, TASK_LABELS, DEFAULT_TASK_BIAS)
+    return {
+        "method": f"{opts.folds}-fold cross-validation inside each MMLU subject (RouteLLM's protocol); {setup.name}",
+        "with_task_bias": routing_eval.summary(report(with_bias, outcomes)),
+        "without_task_bias": routing_eval.summary(report(raw_p, outcomes)),
+    }
 
 
 def _spearman(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
@@ -337,9 +412,9 @@ APGR_TOLERANCE = 0.01  # about the spread of held-out-subject APGR across seeds 
 
 
 def choose_strong_setup(results: dict[str, Any]) -> tuple[StrongSetup, str]:
-    """Among the setups within ``APGR_TOLERANCE`` of the best held-out-subject MMLU APGR, pick the one that
-    ranks GSM8K problems best by solution length (the within-math signal MMLU cannot teach), then the best
-    hard-vs-easy ranking."""
+    """Among the setups within ``APGR_TOLERANCE`` of the best held-out-subject MMLU APGR (mean over seeds), pick
+    the one that ranks GSM8K problems best by solution length (the within-math signal MMLU cannot teach), then
+    the best hard-vs-easy ranking."""
     best = max(results[s.name]["mmlu_apgr"] for s in STRONG_SETUPS)
     close = [s for s in STRONG_SETUPS if results[s.name]["mmlu_apgr"] >= best - APGR_TOLERANCE]
 
@@ -452,8 +527,10 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
 
     labelled = np.array([i for i, e in enumerate(ex) if e.task is not None], dtype=np.intp)
     task_head = _fit_task(x, ex, labelled, opts.task_fit)
+    within = _mmlu_within_subject(x, corpus, folds, opts, setup, raw, raw_task)
+    progress(f"MMLU within subjects (RouteLLM's protocol): {within}")
     rows, ys, ws = _strong_rows(corpus, setup)
-    strong_head = fit_strong_head(x[rows], ys.tolist(), ws, opts.strong_fit)
+    strong_head = fit_strong(x[rows], ys, ws, opts, opts.seed)
     table, bias = combine(task_head, strong_head)
     model = export.build_model(
         table, bias, fp16=opts.fp16, doc="Triage request classifier: task distribution and P(strong model needed)"
@@ -468,7 +545,7 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
         "evaluation": {
             "task": {"method": f"{opts.folds}-fold cross-validation holding out whole groups", **task_eval},
             "difficulty": {"setups": strong_eval, "chosen": setup.name, "why": why},
-            "routing": {"mmlu_held_out_subjects": routing},
+            "routing": {"mmlu_held_out_subjects": routing, "mmlu_within_subjects": within},
         },
         "training_examples": {
             "total": len(ex),
@@ -482,7 +559,12 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
             "table_shape": list(table.shape),
             "dtype": "float16" if opts.fp16 else "float32",
         },
-        "fit": {"task": asdict(opts.task_fit), "strong": asdict(opts.strong_fit)},
+        "fit": {
+            "task": asdict(opts.task_fit),
+            "strong": asdict(opts.strong_fit),
+            "length_prior": asdict(opts.length_prior),
+            "selection_seeds": opts.selection_seeds,
+        },
         "training_seconds": None,
         "serving": None,
     }
@@ -501,6 +583,8 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
     export.write_bundle(opts.out, model, TASK_LABELS, opts.features, manifest, extra)
     metrics["evaluation"]["routing"]["routerbench_test"] = routing_eval.routerbench(opts.data, opts.out)
     progress(f"RouterBench test (evaluation only): {metrics['evaluation']['routing']['routerbench_test']}")
+    metrics["evaluation"]["chat_difficulty"] = routing_eval.chat_difficulty(opts.data, opts.out)
+    progress(f"real-user prompts, difficulty (evaluation only): {metrics['evaluation']['chat_difficulty']}")
     if opts.measure_latency:
         metrics["serving"] = measure_serving(opts.out)
         progress(f"serving: {metrics['serving']}")

@@ -1,4 +1,5 @@
-"""Routing quality measured by ``triage train``: out-of-fold MMLU by subject, RouterBench as a second yardstick.
+"""Routing quality measured by ``triage train``: out-of-fold MMLU by subject, RouterBench as a second yardstick,
+and the difficulty score against the annotated difficulty of real-user-style instructions (FLASK, WizardLM).
 
 Both use the metric code of ``triage.train.routing_metrics`` and the live policy's score
 (``sigmoid(logit(p_strong) + Σ P(task)·bias)``), with and without the task bias, so the model card shows what
@@ -17,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from triage.train import benchmarks as bm
+from triage.train.jsonl import read_objects
 from triage.train.routing_metrics import Outcomes, RoutingReport, report
 
 ROUTERBENCH_WEAK = "mistralai/mixtral-8x7b-chat"
@@ -65,4 +67,60 @@ def routerbench(root: Path, bundle: Path) -> dict[str, Any]:
     for key, with_bias in (("with_task_bias", True), ("without_task_bias", False)):
         scorer = PolicyScorer.load(bundle, task_bias=with_bias)
         out[key] = summary(report(scorer.score_all(prompts), bench.outcomes()))
+    return out
+
+
+# FLASK's per-instruction difficulty, as an ordinal scale (its annotation levels).
+FLASK_LEVELS = {
+    "simple lifestyle knowledge": 1,
+    "advanced lifestyle knowledge": 2,
+    "formal education knowledge": 3,
+    "major level knowledge": 4,
+    "expert level knowledge": 5,
+}
+
+
+def _chat_prompts(root: Path) -> dict[str, tuple[list[str], list[float]]]:
+    """(prompts, annotated difficulty) of the real-user-style instruction sets that are present."""
+    folder = root / "tasks" / "chat_prompts"
+    out: dict[str, tuple[list[str], list[float]]] = {}
+    flask = folder / "flask_evaluation.jsonl"
+    if flask.exists():
+        rows = [doc for _, doc in read_objects(flask, ValueError) if doc.get("difficulty") in FLASK_LEVELS]
+        out["flask"] = ([str(r["instruction"]) for r in rows], [float(FLASK_LEVELS[r["difficulty"]]) for r in rows])
+    wizard = folder / "wizardlm_testset.jsonl"
+    if wizard.exists():
+        rows = [doc for _, doc in read_objects(wizard, ValueError) if isinstance(doc.get("Difficulty"), int | float)]
+        out["wizardlm"] = ([str(r["Instruction"]) for r in rows], [float(r["Difficulty"]) for r in rows])
+    return out
+
+
+def _spearman(a: Sequence[float] | npt.NDArray[np.float64], b: Sequence[float]) -> float | None:
+    """Rank correlation, rounded; None when it is undefined (either side constant)."""
+    from scipy.stats import spearmanr  # noqa: PLC0415
+
+    if np.ptp(np.asarray(a, dtype=np.float64)) == 0 or np.ptp(np.asarray(b, dtype=np.float64)) == 0:
+        return None
+    return round(float(spearmanr(a, b).statistic), 4)
+
+
+def chat_difficulty(root: Path, bundle: Path) -> dict[str, Any]:
+    """Spearman correlation between the bundle's scores and the annotated difficulty of real-user-style
+    instructions (FLASK 1-5, WizardLM test set 1-10), next to prompt length alone. Their licences (unclear, NC)
+    allow evaluation only: these files are never trained on."""
+    from triage.train.scoring import PolicyScorer  # noqa: PLC0415
+
+    sets = _chat_prompts(root)
+    if not sets:
+        return {}
+    scorers = {"policy": PolicyScorer.load(bundle), "p_strong": PolicyScorer.load(bundle, task_bias=False)}
+    out: dict[str, Any] = {}
+    for name, (prompts, difficulty) in sets.items():
+        if len(prompts) < 3:
+            continue
+        row: dict[str, Any] = {"n": len(prompts)}
+        for key, scorer in scorers.items():
+            row[f"spearman_{key}"] = _spearman(scorer.score_all(prompts), difficulty)
+        row["spearman_length_only"] = _spearman([math.log(1 + len(p)) for p in prompts], difficulty)
+        out[name] = row
     return out

@@ -195,6 +195,13 @@ def _slots(ctx: SynthContext, r: random.Random) -> dict[str, Callable[[], str]]:
         "code_lang": lambda: r.choice(vocab.CODE_LANGS),
         "code_lang2": lambda: r.choice(vocab.CODE_LANGS),
         "code_task": lambda: r.choice(vocab.CODE_TASKS),
+        "algo": lambda: r.choice(vocab.ALGO_PROBLEMS),
+        "role": lambda: r.choice(vocab.ROLES),
+        "prose": lambda: r.choice(vocab.PROSE_KINDS),
+        "guiding": lambda: " ".join(r.sample(vocab.GUIDING_QUESTIONS, r.randint(2, 4))),
+        "persona": lambda: " ".join(r.sample(vocab.PERSONA_DETAILS, r.randint(1, 3))).format(
+            name=r.choice(vocab.NAMES)
+        ),
         "code": lambda: _code_block(r),
         "error": lambda: r.choice(vocab.ERRORS),
         "tech": lambda: r.choice(vocab.TECH),
@@ -360,6 +367,13 @@ TEMPLATES: tuple[Template, ...] = tuple(
         "What's the best way to handle errors in async {code_lang} code?",
         "my {code_lang} script is really slow when reading a big file, how can i speed it up",
         "Our {tech} service has a problem: {symptom}. How should I debug this?",
+        # interview-style algorithm problems, often with no language named
+        "{algo}",
+        "{algo} What is the time and space complexity of your solution?",
+        "Coding interview question: {algo}",
+        "{code_lang} question: {algo}",
+        "Please solve this in {code_lang}. {algo}",
+        "Can someone help with this problem? {algo} My solution times out.",
     )
     + _t(
         "math",
@@ -521,6 +535,25 @@ TEMPLATES: tuple[Template, ...] = tuple(
         "Write a scary campfire story involving {topic}.",
         "Write a villanelle about {topic}.",
         "Imagine you are a pirate. Describe your first day at an office job.",
+        # essays, letters and reviews; story prompts that carry guiding questions; role-play
+        "Write a {prose} about {topic}.",
+        "Write a {prose} arguing for or against {topic}. What are the strongest points on each side?",
+        "Write a short story about a character who finds something strange related to {topic}. What is it, and "
+        "how does it change their life?",
+        "Write a {prose} for {audience} about {topic}, in a {tone} voice.",
+        "I need to write a {prose} about {topic}. Can you draft it for me? Keep it under 400 words.",
+        "Write a review of {product} as if you had used it for a month.",
+        "Pretend you are {role}. Tell me about your day.",
+        "You are {role}. Stay in character and greet a customer who just walked in.",
+        "If you were {role}, how would you spend your last day before retiring? Describe it.",
+        "Act as {role} and describe {topic} from your point of view.",
+        "Role-play as {person}. What would you say to a student today about {topic}?",
+        "As {role}, describe the most exciting moment of your career.",
+        "Write a {prose} about {topic}. {guiding}",
+        "Write a {form} about {topic}. {guiding}",
+        "Pretend you are {role}. {persona} How do you answer someone who doubts you?",
+        "Imagine you are {role}. {persona} {guiding}",
+        "Write a thank-you note to {name} for helping me with {topic}. Make it sincere but not cheesy.",
     )
     + _t(
         "brainstorming",

@@ -545,3 +545,91 @@ INTENT_UTTERANCES = (
     "I never received the refund",
     "please delete my account",
 )
+
+# Algorithm problems as people paste them from interview prep sites: no language named, often with an example.
+ALGO_PROBLEMS = (
+    "Given an array of integers, find the length of the longest strictly increasing contiguous run. For "
+    "example, for [1, 3, 5, 4, 7] the answer is 3.",
+    "Given a string s, return the length of the longest substring without repeating characters.",
+    "Given an integer array nums and an integer k, return the k most frequent elements.",
+    "Given the root of a binary tree, return the level order traversal of its node values.",
+    "You are given a list of intervals [start, end]. Merge all overlapping intervals and return the result.",
+    "Given an m x n grid of '1's (land) and '0's (water), count the number of islands.",
+    "Given two sorted arrays nums1 and nums2, return the median of the two sorted arrays in O(log(m+n)).",
+    "Design a data structure that supports insert, delete and getRandom in average O(1) time.",
+    "Given a list of words, group the anagrams together. For example, ['eat', 'tea', 'tan', 'ate', 'nat'] "
+    "gives [['eat', 'tea', 'ate'], ['tan', 'nat']].",
+    "Given an array of stock prices where prices[i] is the price on day i, find the maximum profit from one "
+    "buy and one sell.",
+    "Given a string containing just the characters '(', ')', '{', '}', '[' and ']', determine if it is valid.",
+    "Given n non-negative integers representing an elevation map, compute how much water it can trap after raining.",
+    "Given a directed graph as an adjacency list, detect whether it contains a cycle.",
+    "Given an array nums, return an array where output[i] is the product of all elements except nums[i], "
+    "without using division.",
+    "Implement an LRU cache with get and put in O(1) time.",
+    "Given coins of different denominations and a total amount, return the fewest coins needed to make up "
+    "the amount, or -1 if it is impossible.",
+    "Given a sorted array that has been rotated at an unknown pivot, search for a target value in O(log n).",
+    "Given an integer n, generate all combinations of n pairs of well-formed parentheses.",
+    "Find the k-th largest element in an unsorted array without sorting the whole array.",
+    "Given two strings, return the minimum number of insertions, deletions and substitutions to turn one "
+    "into the other.",
+    "Serialize and deserialize a binary tree to and from a string.",
+    "Given a linked list, determine whether it has a cycle, using O(1) extra memory.",
+)
+
+# Roles people ask the assistant to play.
+ROLES = (
+    "a medieval blacksmith",
+    "a detective in 1920s Chicago",
+    "a tour guide in ancient Rome",
+    "a grumpy pirate captain",
+    "a sports commentator",
+    "a wise old wizard",
+    "a startup founder pitching investors",
+    "a barista who has seen everything",
+    "an astronaut on the International Space Station",
+    "a Victorian ghost",
+    "a talk show host",
+    "a dragon guarding its treasure",
+    "a nervous job candidate",
+    "a travel vlogger",
+)
+
+# Written pieces people ask for that are neither poems nor stories.
+PROSE_KINDS = (
+    "persuasive essay",
+    "descriptive essay",
+    "opinion piece",
+    "blog post",
+    "personal statement",
+    "cover letter",
+    "product review",
+    "speech",
+    "op-ed",
+    "newsletter intro",
+)
+
+# Guiding questions people append to a writing request (the piece should answer them, the user does not).
+GUIDING_QUESTIONS = (
+    "What are the benefits and the drawbacks?",
+    "How does it affect people's everyday lives?",
+    "What are the strongest arguments on the other side, and how would you answer them?",
+    "What happens next?",
+    "How does the main character feel about it?",
+    "What could change in the next ten years?",
+    "Who are the key players involved?",
+    "What would you recommend, and why?",
+    "What are the sights, sounds and smells?",
+    "What lesson should the reader take away?",
+)
+
+# Details that make a role-play persona concrete.
+PERSONA_DETAILS = (
+    "Your name is {name}, and you have done this job for thirty years.",
+    "You are proud, a little vain, and you never admit a mistake.",
+    "Your rivals think you are a fraud and want to expose you.",
+    "You have just come back from a long journey.",
+    "You speak in short sentences and love bad puns.",
+    "Everyone in town comes to you for advice.",
+)

@@ -26,8 +26,8 @@ from triage.classifier.features import (
     _SALT_SYS2,
     _SALT_WORD1,
     _SALT_WORD2,
-    _SIZE_EDGES,
     _TURN_EDGES,
+    SIZE_EDGES,
     Dense,
     FeatureConfig,
     IdArray,
@@ -220,7 +220,7 @@ class ReferenceFeaturizer:
 
     def _dense(self, inp: RoutingInput, cls: npt.NDArray[np.uint8]) -> tuple[IdArray, ValArray]:
         offsets: list[int] = [
-            Dense.SIZE + bisect.bisect_right(_SIZE_EDGES, max(inp.input_chars, len(inp.prompt))),
+            Dense.SIZE + bisect.bisect_right(SIZE_EDGES, max(inp.input_chars, len(inp.prompt))),
             Dense.TURNS + bisect.bisect_right(_TURN_EDGES, inp.user_turns),
         ]
         values: list[float] = [1.0, 1.0]

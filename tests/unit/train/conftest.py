@@ -121,4 +121,13 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {"uid": "3", "category": "a", "cluster": "Dice Probability Calculations", "prompt": "Calculate P(6)."},
         ],
     )
+    levels = ("simple lifestyle knowledge", "formal education knowledge", "expert level knowledge")
+    flask: list[dict[str, object]] = [
+        {"instruction": "word " * (i + 1) * 20, "difficulty": levels[i % 3]} for i in range(5)
+    ]
+    _jsonl(tasks / "chat_prompts" / "flask_evaluation.jsonl", [*flask, {"instruction": "unrated", "difficulty": -1}])
+    _jsonl(
+        tasks / "chat_prompts" / "wizardlm_testset.jsonl",
+        [{"Skill": "Math", "Difficulty": i + 1, "Instruction": f"What is {i} + {i}?"} for i in range(4)],
+    )
     return root

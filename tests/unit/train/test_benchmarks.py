@@ -101,6 +101,40 @@ def test_load_mt_bench_routes_on_turn_one_and_sums_both_turns(tmp_path: Path) ->
     assert b.outcomes().strong_quality == pytest.approx(37 / 4)
 
 
+def test_load_mt_bench_compares_only_turns_judged_for_both_models(tmp_path: Path) -> None:
+    questions = write_jsonl(
+        tmp_path / "question.jsonl",
+        [
+            {"question_id": 1, "category": "math", "turns": ["Solve it.", "Again."]},
+            {"question_id": 2, "category": "writing", "turns": ["Write.", "More."]},
+            {"question_id": 3, "category": "coding", "turns": ["Code.", "More code."]},
+        ],
+    )
+    judgements = write_jsonl(
+        tmp_path / "judgements.jsonl",
+        [
+            {"question_id": q, "model": m, "score": s, "turn": t}
+            for q, m, t, s in [
+                (1, STRONG, 1, 9),
+                (1, STRONG, 2, 8),
+                (1, WEAK, 1, 4),
+                (1, WEAK, 2, -1),  # unparsable: turn 2 is then compared for neither model
+                (2, STRONG, 1, 8),
+                (2, STRONG, 1, 6),  # judged twice: the mean counts
+                (2, WEAK, 1, 5),
+                (3, STRONG, 1, 9),
+                (3, WEAK, 2, 3),  # no turn judged for both: skipped
+            ]
+        ],
+    )
+    b = bm.load_mt_bench(questions, judgements, STRONG, WEAK, set())
+    assert [(i.prompt, i.strong, i.weak, i.count) for i in b.items] == [
+        ("Solve it.", 9.0, 4.0, 1.0),
+        ("Write.", 7.0, 5.0, 1.0),
+    ]
+    assert b.skipped == 1
+
+
 @pytest.mark.parametrize(
     ("cell", "value"),
     [("True", 1.0), ("false", 0.0), ("1.0", 1.0), ("0", 0.0), ("0.5", 0.5), ("", None), (None, None)],

@@ -51,13 +51,15 @@ def test_loaders_tag_sources_groups_and_labels(tiny_data: Path) -> None:
         + data.load_t0(tiny_data, rng, per_template=None)
         + data.load_arena_hard(tiny_data)
     )
-    assert all(e.task in TASK_LABELS for e in ex)
+    assert all(e.task in TASK_LABELS for e in ex if e.source != "arena_hard")
     by_source = Counter(e.source for e in ex)
-    assert by_source == {"gsm8k": 5, "math": 40, "bbh": 30, "t0": 50, "arena_hard": 2}
+    assert by_source == {"gsm8k": 5, "math": 40, "bbh": 30, "t0": 50, "arena_hard": 3}
     assert {e.group for e in ex if e.source == "math"} == {"math:Algebra", "math:Geometry"}
     assert not any(e.group == "bbh:word_sorting" for e in ex)  # no label fits: excluded
     assert not any("generate_question" in e.group for e in ex)  # question generation: excluded
-    assert {e.task for e in ex if e.source == "arena_hard"} == {"code", "math"}
+    # every arena-hard prompt is a difficulty prior; only code and math clusters also teach the task
+    assert {e.task for e in ex if e.source == "arena_hard"} == {"code", "math", None}
+    assert {e.strong for e in ex if e.source == "arena_hard"} == {data.ARENA_HARD_P_STRONG}
     assert {e.extra for e in ex if e.source == "math"} == {f"level{n}" for n in range(1, 6)}
 
 

@@ -10,6 +10,9 @@ from triage.requests.input import RoutingInput
 from triage.train.data import Example
 from triage.train.model import (
     FitConfig,
+    Head,
+    LengthPrior,
+    add_length_prior,
     balanced_weights,
     combine,
     design_matrix,
@@ -93,3 +96,27 @@ def test_combine_puts_the_strong_logit_last() -> None:
     assert table.shape == (FEATURIZER.config.dim, 3)
     np.testing.assert_array_equal(table[:, 2], strong.weights[:, 0])
     assert bias[2] == strong.bias[0]
+
+
+def test_length_prior_is_zero_at_the_reference_rises_with_size_and_stops_at_the_cap() -> None:
+    terms = LengthPrior(beta=0.5, cap_chars=1024, ref_chars=256).bucket_terms()
+    assert len(terms) == 12  # one per input-size bucket
+    assert terms == sorted(terms)
+    assert terms[0] < 0 < terms[3]  # [0, 16) below the reference, [256, 512) above it
+    assert terms[5] == pytest.approx(0.5 * np.log(1024 / 256))  # [1024, 2048) is at the cap
+    assert terms[6:] == [terms[5]] * 6
+    assert LengthPrior(beta=0.0).bucket_terms() == [0.0] * 12
+
+
+def test_add_length_prior_shifts_the_difficulty_logit_by_input_size() -> None:
+    cfg = FeatureConfig(hash_bits=12)
+    head = Head(np.zeros((cfg.dim, 1), dtype=np.float32), np.zeros(1, dtype=np.float32))
+    prior = LengthPrior(beta=0.5, cap_chars=1024, ref_chars=256)
+    shifted = add_length_prior(head, cfg, prior)
+    featurizer = Featurizer(cfg)
+    short, long = (
+        design_matrix([Example(RoutingInput.from_text(t), None, "s", "g")], featurizer) for t in ("hi", "word " * 400)
+    )
+    assert predict_strong(shifted, short)[0] < 0.5 < predict_strong(shifted, long)[0]
+    assert predict_strong(head, short)[0] == pytest.approx(0.5)  # the input head is left alone
+    assert add_length_prior(head, cfg, LengthPrior(beta=0.0)) is head

@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from triage.classifier.base import TASK_LABELS
@@ -14,7 +15,16 @@ from triage.classifier.onnx_model import MODEL_FILE, OnnxClassifier
 from triage.requests.input import RoutingInput
 from triage.train.cli import main
 from triage.train.model import FitConfig
-from triage.train.pipeline import CARD_FILE, DEFAULTS_FILE, METRICS_FILE, TrainOptions, options_from_file, train
+from triage.train.pipeline import (
+    CARD_FILE,
+    DEFAULTS_FILE,
+    METRICS_FILE,
+    TrainOptions,
+    load_corpus,
+    options_from_file,
+    train,
+    within_subject_folds,
+)
 
 
 def _options(data: Path, out: Path) -> TrainOptions:
@@ -55,6 +65,17 @@ def test_train_writes_a_loadable_bundle_with_metrics_and_card(trained: tuple[Pat
     assert {"with_task_bias", "without_task_bias"} <= set(routing)
     assert 0.0 <= routing["with_task_bias"]["apgr"] <= 2.0
     assert "Routing quality" in card
+    within = written["evaluation"]["routing"]["mmlu_within_subjects"]
+    assert within["with_task_bias"]["n"] == routing["with_task_bias"]["n"]
+    assert "within subjects" in card
+    setups = written["evaluation"]["difficulty"]["setups"]
+    assert "mmlu_weak_wrong+gsm8k+arena" in setups
+    assert all(len(row["mmlu_apgr_by_seed"]) == 3 for row in setups.values())
+    chat = written["evaluation"]["chat_difficulty"]
+    assert set(chat) == {"flask", "wizardlm"}
+    assert chat["flask"]["n"] == 5
+    assert -1.0 <= chat["flask"]["spearman_length_only"] <= 1.0
+    assert "real-user-style prompts" in card
 
 
 def test_train_writes_out_of_fold_scores_for_eval_routing(tiny_data: Path, tmp_path: Path) -> None:
@@ -75,6 +96,28 @@ def test_options_from_file_reads_the_shipped_defaults_and_overrides(tmp_path: Pa
     custom.write_text("seed = 5\n[strong_fit]\nepochs = 1\n", encoding="utf-8")
     opts = options_from_file(custom, data=tmp_path, out=tmp_path / "o")
     assert (opts.seed, opts.strong_fit.epochs, opts.strong_fit.seed) == (5, 1, 5)
+
+
+def test_options_from_file_reads_the_length_prior(tmp_path: Path) -> None:
+    assert options_from_file(None, data=tmp_path, out=tmp_path).length_prior.beta > 0
+    custom = tmp_path / "t.toml"
+    custom.write_text("selection_seeds = 1\n[length_prior]\nbeta = 0.0\n", encoding="utf-8")
+    opts = options_from_file(custom, data=tmp_path, out=tmp_path / "o")
+    assert (opts.length_prior.beta, opts.length_prior.cap_chars, opts.selection_seeds) == (0.0, 1024, 1)
+
+
+def test_within_subject_folds_put_every_subject_in_every_fold(tiny_data: Path, tmp_path: Path) -> None:
+    corpus = load_corpus(_options(tiny_data, tmp_path))
+    folds = np.zeros(len(corpus.examples), dtype=np.intp)
+    within = within_subject_folds(corpus, folds, 3, seed=0)
+    mmlu = [i for i, e in enumerate(corpus.examples) if e.hard_strong]
+    by_subject: dict[str, set[int]] = {}
+    for i, row in zip(mmlu, corpus.mmlu_rows, strict=True):
+        by_subject.setdefault(row.subject, set()).add(int(within[i]))
+    assert by_subject
+    assert all(f == {0, 1, 2} for f in by_subject.values())
+    others = [i for i, e in enumerate(corpus.examples) if not e.hard_strong]
+    assert (within[others] == 0).all()  # other sources keep their folds
 
 
 def test_options_from_file_rejects_unknown_keys(tmp_path: Path) -> None:
