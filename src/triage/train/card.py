@@ -67,6 +67,9 @@ _LIMITS = """\
   (a proxy, not outcomes); elsewhere it is uncalibrated. On RouterBench it is no better than random *within*
   ARC-Challenge, MBPP or Winogrande. Calibrate thresholds to a target strong-model share on your own traffic
   (`triage calibrate`, docs/calibration.md).
+- The difficulty logit carries a fixed length prior (longer requests score higher, flat beyond 1 KB). It
+  helps on MMLU and on real-user prompts, but where longer means easier for the weak model (MBPP problems,
+  long passages to rewrite) it pushes the wrong way; the task bias, not length, keeps those tasks down.
 - English-centric; inputs are windowed, so a task stated only in the middle of a very long prompt is missed.
 """
 
@@ -237,7 +240,7 @@ def render(metrics: dict[str, Any], manifest: dict[str, Any], features: dict[str
     )
     parts.append("| setup | MMLU APGR | AUC vs strong_only | AUC vs weak_wrong | GSM8K Spearman | hard-vs-easy AUC |")
     parts.append("|---|---|---|---|---|---|")
-    for name, row in diff["setups"].items():
+    for name, row in sorted(diff["setups"].items()):
         mark = " **(shipped)**" if name == diff["chosen"] else ""
         rho = row.get("gsm8k_spearman_vs_solution_lines")
         parts.append(
