@@ -12,7 +12,7 @@ from typing import Any
 from triage.config import TriageConfig, load_config
 from triage.sim.jwt import mint_token
 from triage.sim.prompts import DEMO_PROMPTS, DemoPrompt
-from triage.sim.stack import LocalStack, StackError
+from triage.sim.stack import LocalStack, StackError, stop_on_signals
 
 
 def _widest_tier(cfg: TriageConfig) -> str:
@@ -44,7 +44,7 @@ def run_demo(config_path: Path | None) -> int:
     tier = _widest_tier(cfg) if cfg.tiers else None
     print(f"starting the local stack (fake providers, Triage, Envoy) and sending {len(DEMO_PROMPTS)} prompts ...")
     try:
-        with LocalStack(config=cfg) as stack:
+        with stop_on_signals(), LocalStack(config=cfg) as stack:
             jwt = cfg.envoy.jwt
             token = None
             if jwt is not None and jwt.hmac_secret is not None and tier is not None:

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -356,6 +357,33 @@ class LocalStack:
             time.sleep(poll_s)
 
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Inside the block, SIGTERM and SIGHUP raise ``KeyboardInterrupt`` like Ctrl-C, so ``finally`` clauses
+    stop the child processes (Python's default for SIGTERM exits without them, leaving Envoy and the server
+    running). SIGINT gets Python's handler back even when the parent started us with it ignored (a shell's
+    background job). Previous handlers are restored on exit; outside the main thread it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {sig: signal.getsignal(sig) for sig in (*_STOP_SIGNALS, signal.SIGINT)}
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_forever(config_path: Path | None) -> int:
     """``triage run``: start the stack on the configuration's fixed ports and follow its decisions."""
     from triage.sim.console import describe_stack, format_decision  # noqa: PLC0415
@@ -364,18 +392,23 @@ def run_forever(config_path: Path | None) -> int:
     workdir = Path(".run").resolve()
     stack = LocalStack(config=config, workdir=workdir, fixed_ports=True)
     print("starting fake providers, Triage and Envoy ...", flush=True)
-    try:
-        stack.start()
-    except StackError as err:
-        print(f"triage run: {err}", file=sys.stderr)
-        return 1
-    try:
-        print(describe_stack(stack), flush=True)
-        for record in stack.iter_new_decisions():
-            print(format_decision(record), flush=True)
-    except KeyboardInterrupt:
-        print("\nstopping ...", flush=True)
-    finally:
-        stack.stop()
+    with stop_on_signals():
+        try:
+            stack.start()
+        except StackError as err:
+            print(f"triage run: {err}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            stack.stop()
+            print("\nstopped while starting.")
+            return 130
+        try:
+            print(describe_stack(stack), flush=True)
+            for record in stack.iter_new_decisions():
+                print(format_decision(record), flush=True)
+        except KeyboardInterrupt:
+            print("\nstopping ...", flush=True)
+        finally:
+            stack.stop()
     print("stopped.")
     return 0
