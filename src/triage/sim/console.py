@@ -56,7 +56,7 @@ def describe_stack(stack: LocalStack) -> str:
         f"  files in {stack.dir}: triage.yaml (edit it: Triage reloads it), envoy.yaml (generated),",
         "    decisions.jsonl, access.log and attempts.log (Envoy), triage.log, envoy.log, provider-*.jsonl",
         "",
-        "  Ctrl-C stops everything. Decisions follow:",
+        "  Ctrl-C (or SIGTERM) stops everything. Decisions follow:",
         "",
     ]
     return "\n".join(lines)

@@ -95,6 +95,10 @@ def _routing_row(name: str, row: dict[str, Any]) -> str:
     return f"| {name} | {row['n']} | {row['apgr']:.3f} | {pct(row['cpt50'])} | {pct(row['cpt80'])} |"
 
 
+def _apgr_text(row: dict[str, Any] | None) -> str:
+    return "-" if not row else f"APGR {row['apgr']:.3f}"
+
+
 def _routing_section(routing: dict[str, Any]) -> str:
     """RouteLLM metrics of the policy score: MMLU out of fold by subject, RouterBench test (evaluation only)."""
     lines = [
@@ -108,10 +112,12 @@ def _routing_section(routing: dict[str, Any]) -> str:
     mmlu = routing.get("mmlu_held_out_subjects", {})
     within = routing.get("mmlu_within_subjects", {})
     rb = routing.get("routerbench_test", {})
+    gsm = routing.get("gsm8k_proxy", {})
     for label, block in (
         ("MMLU dev, subjects held out", mmlu),
         ("MMLU dev, within subjects (RouteLLM's protocol)", within),
         ("RouterBench test (ARC-C, MBPP, Winogrande)", rb),
+        ("GSM8K train questions not trained on, 7B pair (proxy)", gsm),
     ):
         for key, what in (("with_task_bias", "with task bias"), ("without_task_bias", "p_strong only")):
             if key in block:
@@ -122,6 +128,12 @@ def _routing_section(routing: dict[str, Any]) -> str:
         "RouteLLM's MMLU-augmented routers were trained (MMLU validation split, same subjects) and the closer "
         "comparison with their published numbers."
     )
+    if gsm:
+        lines.append(
+            "\n*GSM8K proxy*: RouterDC's GSM8K-train outcomes (licence unclear, evaluation only) for "
+            "MetaMath-Mistral-7B (strong) vs Mistral-7B-v0.1 (weak) — not RouteLLM's pair, so a check of "
+            f"direction next to their 0.622 (prompt length alone: {_apgr_text(gsm.get('length_only'))})."
+        )
     lines.append(
         "\nRouterBench's weak model is `mistralai/mixtral-8x7b-chat`; its licence is unclear, so it is "
         "evaluation only. Reproduce: `triage train --oof-scores FILE`, then `triage eval routing --benchmark "

@@ -583,6 +583,9 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
     export.write_bundle(opts.out, model, TASK_LABELS, opts.features, manifest, extra)
     metrics["evaluation"]["routing"]["routerbench_test"] = routing_eval.routerbench(opts.data, opts.out)
     progress(f"RouterBench test (evaluation only): {metrics['evaluation']['routing']['routerbench_test']}")
+    trained_gsm8k = {e.inp.prompt.strip() for e in ex if e.source == "gsm8k"}
+    metrics["evaluation"]["routing"]["gsm8k_proxy"] = routing_eval.gsm8k_proxy(opts.data, opts.out, trained_gsm8k)
+    progress(f"GSM8K, 7B pair, unseen questions (evaluation only): {metrics['evaluation']['routing']['gsm8k_proxy']}")
     metrics["evaluation"]["chat_difficulty"] = routing_eval.chat_difficulty(opts.data, opts.out)
     progress(f"real-user prompts, difficulty (evaluation only): {metrics['evaluation']['chat_difficulty']}")
     if opts.measure_latency:

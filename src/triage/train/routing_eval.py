@@ -9,6 +9,7 @@ Winogrande, test splits) has an unclear licence: it is read here for evaluation 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -123,4 +124,40 @@ def chat_difficulty(root: Path, bundle: Path) -> dict[str, Any]:
             row[f"spearman_{key}"] = _spearman(scorer.score_all(prompts), difficulty)
         row["spearman_length_only"] = _spearman([math.log(1 + len(p)) for p in prompts], difficulty)
         out[name] = row
+    return out
+
+
+# GSM8K outcome pair for the proxy check: the same 7B base model before and after math tuning, so the gap is
+# math skill (the only GSM8K outcomes on hand; RouterDC, licence unclear: evaluation only).
+GSM8K_PROXY_STRONG = "meta-math/MetaMath-Mistral-7B"
+GSM8K_PROXY_WEAK = "mistralai/Mistral-7B-v0.1"
+
+
+def gsm8k_proxy(root: Path, bundle: Path, trained: set[str]) -> dict[str, Any]:
+    """APGR/CPT of the bundle on RouterDC's GSM8K-train outcomes for a 7B pair, on the questions the model was
+    not trained on (``trained``: the GSM8K questions in its training data). Not RouteLLM's GPT-4/Mixtral pair,
+    so a check of direction next to their 0.622, not a comparison."""
+    from triage.train.scoring import PolicyScorer  # noqa: PLC0415
+
+    path = root / "routing_outcomes" / "routerdc_7model" / "gsm8k-train.json"
+    if not path.exists():
+        return {}
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    items = [
+        bm.Item(str(r["question"]), float(r["scores"][GSM8K_PROXY_STRONG]), float(r["scores"][GSM8K_PROXY_WEAK]))
+        for r in rows
+        if str(r["question"]).strip() not in trained
+        and GSM8K_PROXY_STRONG in r.get("scores", {})
+        and GSM8K_PROXY_WEAK in r.get("scores", {})
+    ]
+    if len(items) < 10:
+        return {}
+    bench = bm.Benchmark("gsm8k_proxy", items)
+    prompts = [i.prompt for i in items]
+    out: dict[str, Any] = {"strong": GSM8K_PROXY_STRONG, "weak": GSM8K_PROXY_WEAK}
+    for key, with_bias in (("with_task_bias", True), ("without_task_bias", False)):
+        scorer = PolicyScorer.load(bundle, task_bias=with_bias)
+        out[key] = summary(report(scorer.score_all(prompts), bench.outcomes()))
+    lengths = np.array([math.log(1 + len(p)) for p in prompts])
+    out["length_only"] = summary(report(lengths, bench.outcomes()))
     return out

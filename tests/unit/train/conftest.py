@@ -126,6 +126,16 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"instruction": "word " * (i + 1) * 20, "difficulty": levels[i % 3]} for i in range(5)
     ]
     _jsonl(tasks / "chat_prompts" / "flask_evaluation.jsonl", [*flask, {"instruction": "unrated", "difficulty": -1}])
+    gsm8k_outcomes = [
+        {
+            "question": f"Tom has {i} apples and buys {i + 2} more. How many now?",
+            "scores": {"meta-math/MetaMath-Mistral-7B": 1.0, "mistralai/Mistral-7B-v0.1": float(i % 2)},
+        }
+        for i in range(40)
+    ]
+    routerdc = root / "routing_outcomes" / "routerdc_7model"
+    routerdc.mkdir(parents=True)
+    (routerdc / "gsm8k-train.json").write_text(json.dumps(gsm8k_outcomes), encoding="utf-8")
     _jsonl(
         tasks / "chat_prompts" / "wizardlm_testset.jsonl",
         [{"Skill": "Math", "Difficulty": i + 1, "Instruction": f"What is {i} + {i}?"} for i in range(4)],

@@ -76,6 +76,9 @@ def test_train_writes_a_loadable_bundle_with_metrics_and_card(trained: tuple[Pat
     assert chat["flask"]["n"] == 5
     assert -1.0 <= chat["flask"]["spearman_length_only"] <= 1.0
     assert "real-user-style prompts" in card
+    gsm8k = written["evaluation"]["routing"]["gsm8k_proxy"]
+    assert gsm8k["with_task_bias"]["n"] == 20  # 40 outcome rows; the 20 questions trained on are left out
+    assert "GSM8K proxy" in card
 
 
 def test_train_writes_out_of_fold_scores_for_eval_routing(tiny_data: Path, tmp_path: Path) -> None:
