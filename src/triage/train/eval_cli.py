@@ -23,6 +23,7 @@ import numpy as np
 
 from triage.errors import ModelLoadError
 from triage.train import benchmarks as bm
+from triage.train import fingerprints
 from triage.train.routing_metrics import DEFAULT_POINTS, RoutingReport, report
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -84,6 +85,15 @@ def load_benchmark(args: argparse.Namespace) -> bm.Benchmark:
     if args.benchmark == "gsm8k":
         return bm.load_gsm8k(args.data, args.strong, args.weak, exclude)
     return bm.load_outcomes(args.data, args.strong, args.weak, exclude)
+
+
+def _trained_on(args: argparse.Namespace, items: list[bm.Item]) -> int | None:
+    """How many of the prompts the scoring model was trained on (None: scores from a file, or not recorded)."""
+    if args.from_scores is not None:
+        return None
+    from triage.classifier.onnx_model import default_bundle_dir  # noqa: PLC0415
+
+    return fingerprints.count_trained(args.model or default_bundle_dir(), [i.prompt for i in items])
 
 
 def _scores(args: argparse.Namespace, items: list[bm.Item]) -> tuple[np.ndarray[Any, np.dtype[np.float64]], str]:
@@ -209,12 +219,20 @@ def run_routing(args: argparse.Namespace, out: TextIO | None = None) -> int:
     scores, source = _scores(args, bench.items)
     rep = report(scores, bench.outcomes(), args.points)
     print_report(rep, bench, source, args, out)
+    trained_on = _trained_on(args, bench.items)
+    if trained_on:
+        out.write(
+            f"\nnote: the model was trained on {trained_on} of these {len(bench.items)} prompts, so these figures are "
+            "in-sample (memory, not routing quality). For held-out figures score prompts the model never saw, e.g. "
+            "`triage train --oof-scores FILE` then `triage eval routing ... --from-scores FILE`.\n"
+        )
     if args.scores is not None:
         from triage.train.scoring import write_scores  # noqa: PLC0415
 
         write_scores(args.scores, [i.key for i in bench.items], scores)
     if args.json is not None:
         doc = report_json(rep, bench, source, args, scores)
+        doc["trained_on"] = trained_on
         args.json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     if args.plot is not None:
         from triage.train.plot import plot_routing  # noqa: PLC0415

@@ -33,7 +33,7 @@ from triage.classifier.features import FeatureConfig, Featurizer
 from triage.classifier.onnx_model import MANIFEST_FILE
 from triage.config import DEFAULT_TASK_BIAS
 from triage.requests.input import RoutingInput
-from triage.train import card, data, export, routing_eval, synth, synth_vocab
+from triage.train import card, data, export, fingerprints, routing_eval, synth, synth_vocab
 from triage.train.evaluate import accuracy_by, group_folds, roc_auc, task_metrics
 from triage.train.model import (
     FitConfig,
@@ -579,7 +579,13 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
         "python": platform.python_version(),
     }
     metrics["training_seconds"] = round(time.monotonic() - started, 1)
-    extra = {METRICS_FILE: json.dumps(metrics, indent=2, sort_keys=True) + "\n"}
+    benchmark_prompts = [r.prompt for r in corpus.mmlu_rows] + [
+        e.inp.prompt for e in ex if e.source in fingerprints.BENCHMARK_SOURCES and e.source != "mmlu"
+    ]
+    extra = {
+        METRICS_FILE: json.dumps(metrics, indent=2, sort_keys=True) + "\n",
+        fingerprints.FINGERPRINTS_FILE: fingerprints.render(benchmark_prompts),
+    }
     export.write_bundle(opts.out, model, TASK_LABELS, opts.features, manifest, extra)
     metrics["evaluation"]["routing"]["routerbench_test"] = routing_eval.routerbench(opts.data, opts.out)
     progress(f"RouterBench test (evaluation only): {metrics['evaluation']['routing']['routerbench_test']}")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from triage.classifier.onnx_model import default_bundle_dir
 from triage.cli import main as triage_main
 from triage.train import benchmarks as bm
+from triage.train import fingerprints
 from triage.train.eval_cli import main
 
 from .test_benchmarks import write_csv, write_jsonl
@@ -55,6 +58,23 @@ def test_eval_routing_writes_json_scores_and_plot(
     assert "APGR" in printed
     assert "oracle" in printed
     assert "random" in printed
+
+
+def test_eval_routing_says_when_the_model_was_trained_on_the_prompts(
+    mmlu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(default_bundle_dir(), bundle)
+    (bundle / fingerprints.FINGERPRINTS_FILE).write_text(fingerprints.render([PROMPTS[0], PROMPTS[3]]))
+    out = tmp_path / "r.json"
+    argv = ["routing", "--benchmark", "mmlu", "--data", str(mmlu_dir), "--model", str(bundle), "--json", str(out)]
+    assert main(argv) == 0
+    assert json.loads(out.read_text())["trained_on"] == 2
+    assert "trained on 2 of these 4 prompts" in capsys.readouterr().out
+    (bundle / fingerprints.FINGERPRINTS_FILE).write_text(fingerprints.render(["something else"]))
+    assert main(argv) == 0
+    assert json.loads(out.read_text())["trained_on"] == 0
+    assert "in-sample" not in capsys.readouterr().out
 
 
 def test_eval_routing_from_scores_reproduces_a_perfect_router(mmlu_dir: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from triage.classifier.base import TASK_LABELS
 from triage.classifier.features import FeatureConfig
 from triage.classifier.onnx_model import MODEL_FILE, OnnxClassifier
 from triage.requests.input import RoutingInput
+from triage.train import fingerprints
 from triage.train.cli import main
 from triage.train.model import FitConfig
 from triage.train.pipeline import (
@@ -79,6 +80,8 @@ def test_train_writes_a_loadable_bundle_with_metrics_and_card(trained: tuple[Pat
     gsm8k = written["evaluation"]["routing"]["gsm8k_proxy"]
     assert gsm8k["with_task_bias"]["n"] == 20  # 40 outcome rows; the 20 questions trained on are left out
     assert "GSM8K proxy" in card
+    mmlu_prompt = "Question 3 about virology number 21?\nA. one\nB. two\nC. three\nD. four\nAnswer:"
+    assert fingerprints.count_trained(out, [mmlu_prompt, "never seen"]) == 1
 
 
 def test_train_writes_out_of_fold_scores_for_eval_routing(tiny_data: Path, tmp_path: Path) -> None:
