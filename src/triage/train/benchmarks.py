@@ -24,7 +24,7 @@ import ast
 import csv
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,7 +122,24 @@ def prompt_text(cell: str) -> str:
     return cell
 
 
+def same_model(a: str, b: str) -> bool:
+    """Whether two model names mean the same model: equal, or equal without the organisation prefix and case
+    (RouteLLM's files say ``mixtral-8x7b-instruct-v0.1`` where its MMLU files say
+    ``mistralai/Mixtral-8x7B-Instruct-v0.1``)."""
+    return a == b or a.rsplit("/", 1)[-1].lower() == b.rsplit("/", 1)[-1].lower()
+
+
+def resolve_column(fieldnames: Sequence[str], name: str) -> str | None:
+    """The column holding ``name``'s outcomes: the exact name, else the one column that is the same model
+    (``prompt`` and ``*_response`` text columns never match); None when there is no such single column."""
+    if name in fieldnames:
+        return name
+    matches = [f for f in fieldnames if f != "prompt" and not f.endswith("_response") and same_model(f, name)]
+    return matches[0] if len(matches) == 1 else None
+
+
 def _rows(path: Path, needed: Iterable[str]) -> Iterator[dict[str, str]]:
+    """The CSV's rows; each ``needed`` column is also reachable under the name asked for (``resolve_column``)."""
     csv.field_size_limit(sys.maxsize)  # MMLU/GSM8K cells hold whole few-shot prompts and responses
     try:
         fh = path.open(encoding="utf-8", newline="")
@@ -130,10 +147,16 @@ def _rows(path: Path, needed: Iterable[str]) -> Iterator[dict[str, str]]:
         raise BenchmarkError(f"{path}: no such file") from exc
     with fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in needed if c not in (reader.fieldnames or [])]
+        fields = list(reader.fieldnames or [])
+        found = {name: resolve_column(fields, name) for name in needed}
+        missing = [name for name, column in found.items() if column is None]
         if missing:
-            raise BenchmarkError(f"{path}: missing column(s) {missing}; has {reader.fieldnames}")
-        yield from reader
+            raise BenchmarkError(f"{path}: missing column(s) {missing}; has {fields}")
+        aliases = [(name, column) for name, column in found.items() if column is not None and column != name]
+        for row in reader:
+            for name, column in aliases:
+                row[name] = row[column]
+            yield row
 
 
 def _outcome_csv(
@@ -200,12 +223,13 @@ def load_mt_bench(questions: Path, judgements: Path, strong: str, weak: str, exc
     """
     per_turn: dict[tuple[Any, str], dict[Any, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in _jsonl(judgements):
-        model = row.get("model")
-        if model not in (strong, weak):
+        named = str(row.get("model"))
+        model = strong if same_model(named, strong) else weak if same_model(named, weak) else None
+        if model is None:
             continue
         score = float(row.get("score", -1))
         if score >= 0:
-            per_turn[(row.get("question_id"), str(model))][row.get("turn", 1)].append(score)
+            per_turn[(row.get("question_id"), model)][row.get("turn", 1)].append(score)
     items: list[Item] = []
     excluded = skipped = 0
     for row in _jsonl(questions):

@@ -154,3 +154,44 @@ def test_missing_column_is_reported(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "g.csv", ["prompt", WEAK], [["q", "True"]])
     with pytest.raises(bm.BenchmarkError, match="missing column"):
         bm.load_gsm8k(path, STRONG, WEAK, set())
+
+
+def test_model_names_match_without_organisation_or_case() -> None:
+    assert bm.same_model("mistralai/Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b-instruct-v0.1")
+    assert not bm.same_model("gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1")
+    fields = ["prompt", "mixtral-8x7b-instruct-v0.1", "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1_response"]
+    assert bm.resolve_column(fields, bm.DEFAULT_WEAK) == "mixtral-8x7b-instruct-v0.1"
+    assert bm.resolve_column(fields, bm.DEFAULT_STRONG) == "gpt-4-1106-preview"
+    assert bm.resolve_column([*fields, "MIXTRAL-8x7b-instruct-v0.1"], bm.DEFAULT_WEAK) is None  # ambiguous
+    assert bm.resolve_column(fields, "claude-3") is None
+
+
+def test_gsm8k_in_routellms_own_layout_loads_with_the_default_model_names(tmp_path: Path) -> None:
+    # RouteLLM's gsm8k_responses.csv names Mixtral without its organisation and adds response columns.
+    header = [
+        "prompt",
+        "mixtral-8x7b-instruct-v0.1",
+        "gpt-4-1106-preview",
+        "mixtral-8x7b-instruct-v0.1_response",
+        "gpt-4-1106-preview_response",
+    ]
+    path = write_csv(
+        tmp_path / "g.csv", header, [["Q1?", "True", "True", "a", "b"], ["Q2?", "False", "True", "c", "d"]]
+    )
+    b = bm.load_gsm8k(path, bm.DEFAULT_STRONG, bm.DEFAULT_WEAK, set())
+    assert [(i.prompt, i.strong, i.weak) for i in b.items] == [("Q1?", 1.0, 1.0), ("Q2?", 1.0, 0.0)]
+
+
+def test_mt_bench_judgements_match_model_names_without_organisation(tmp_path: Path) -> None:
+    questions = write_jsonl(
+        tmp_path / "q.jsonl", [{"question_id": 1, "category": "math", "turns": ["Solve.", "Again."]}]
+    )
+    judgements = write_jsonl(
+        tmp_path / "j.jsonl",
+        [
+            {"question_id": 1, "model": "gpt-4-1106-preview", "score": 9, "turn": 1},
+            {"question_id": 1, "model": "mixtral-8x7b-instruct-v0.1", "score": 4, "turn": 1},
+        ],
+    )
+    b = bm.load_mt_bench(questions, judgements, bm.DEFAULT_STRONG, bm.DEFAULT_WEAK, set())
+    assert [(i.strong, i.weak) for i in b.items] == [(9.0, 4.0)]
