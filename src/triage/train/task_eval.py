@@ -29,13 +29,22 @@ class LabelledText:
     system: str = ""
 
 
+def normalise_label(label: object) -> object:
+    """A label spelled the vocabulary's way: case, spaces and hyphens, British "-isation" (``Open-QA``,
+    ``creative writing``, ``summarisation``); anything else is returned unchanged (and then rejected)."""
+    if not isinstance(label, str):
+        return label
+    spelled = "_".join(label.strip().lower().replace("-", " ").split()).replace("isation", "ization")
+    return spelled if spelled in TASK_LABELS else label
+
+
 def load_task_file(path: Path) -> list[LabelledText]:
     """Read and check every line; raise ``TaskFileError`` naming the first bad line."""
     rows: list[LabelledText] = []
     for number, doc in read_objects(path, TaskFileError):
         if not isinstance(doc.get("text"), str):
             raise TaskFileError(f"{path}:{number}: expected an object with a string 'text'")
-        label = doc.get("label")
+        label = normalise_label(doc.get("label"))
         if label not in TASK_LABELS:
             raise TaskFileError(f"{path}:{number}: label {label!r} is not one of {', '.join(TASK_LABELS)}")
         rows.append(LabelledText(doc["text"], str(label), str(doc.get("system") or "")))

@@ -116,6 +116,16 @@ def test_eval_tasks_reports_accuracy_and_confusion(tmp_path: Path, capsys: pytes
     assert "confusion" in capsys.readouterr().out
 
 
+def test_eval_tasks_accepts_labels_spelled_differently(tmp_path: Path) -> None:
+    data = tmp_path / "t.jsonl"
+    lines = [("Summarise this: the meeting moved to Friday.", "Summarisation"), ("Tell me a story", "creative-writing")]
+    lines += [("What is the capital of Peru?", "Open QA")]
+    data.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in lines))
+    out = tmp_path / "m.json"
+    assert main(["tasks", "--data", str(data), "--json", str(out)]) == 0
+    assert set(json.loads(out.read_text())["per_class"]) == {"summarization", "creative_writing", "open_qa"}
+
+
 def test_eval_tasks_rejects_unknown_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "t.jsonl"
     data.write_text(json.dumps({"text": "hi", "label": "chitchat"}) + "\n")
