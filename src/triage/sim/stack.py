@@ -398,8 +398,7 @@ def run_forever(config_path: Path | None) -> int:
         except StackError as err:
             print(f"triage run: {err}", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:
-            stack.stop()
+        except KeyboardInterrupt:  # start() has already stopped what it started
             print("\nstopped while starting.")
             return 130
         try:

@@ -1,4 +1,4 @@
-"""Group folds and metrics (accuracy, macro-F1, per-class recall, confusion matrix, ROC AUC).
+"""Group folds and metrics (accuracy, macro-F1, per-class recall, confusion matrix, ROC AUC, Spearman).
 
 Splits hold out whole groups — T0 templates, synthetic templates, MMLU subjects, BBH tasks, MATH
 subjects, arena-hard clusters — so a score measures generalisation to phrasings and topics the model
@@ -109,3 +109,13 @@ def accuracy_by(keys: Sequence[str], truth: Sequence[str], pred: Sequence[str]) 
     for key, t, p in zip(keys, truth, pred, strict=True):
         hits[key].append(int(t == p))
     return {key: {"n": len(v), "accuracy": round(sum(v) / len(v), 4)} for key, v in sorted(hits.items())}
+
+
+def spearman(a: Sequence[float] | npt.NDArray[Any], b: Sequence[float] | npt.NDArray[Any]) -> float | None:
+    """Rank correlation rounded to 4 places; None when it is undefined (fewer than 3 values, or a side constant)."""
+    from scipy.stats import spearmanr  # noqa: PLC0415
+
+    av, bv = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(av) < 3 or np.ptp(av) == 0 or np.ptp(bv) == 0:
+        return None
+    return round(float(spearmanr(av, bv).statistic), 4)

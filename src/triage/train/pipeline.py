@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.stats import spearmanr
 
 from triage.classifier.base import TASK_LABELS
 from triage.classifier.features import FeatureConfig, Featurizer
@@ -34,7 +33,7 @@ from triage.classifier.onnx_model import MANIFEST_FILE
 from triage.config import DEFAULT_TASK_BIAS
 from triage.requests.input import RoutingInput
 from triage.train import card, data, export, fingerprints, routing_eval, synth, synth_vocab
-from triage.train.evaluate import accuracy_by, group_folds, roc_auc, task_metrics
+from triage.train.evaluate import accuracy_by, group_folds, roc_auc, spearman, task_metrics
 from triage.train.model import (
     FitConfig,
     Head,
@@ -49,7 +48,7 @@ from triage.train.model import (
     predict_task,
     seeded,
 )
-from triage.train.routing_metrics import report
+from triage.train.routing_metrics import Outcomes, report
 from triage.train.scoring import write_scores
 
 log = logging.getLogger("triage.train")
@@ -118,6 +117,12 @@ class Corpus:
     mmlu_strong_only: list[float]
     excluded: dict[str, str]
     mmlu_rows: list[data.MmluRow] = field(default_factory=list)
+
+    def mmlu_outcomes(self) -> Outcomes:
+        """Both models' MMLU outcomes, in ``mmlu_rows`` order (the raw prompts' order)."""
+        return routing_eval.mmlu_outcomes(
+            [r.strong_correct for r in self.mmlu_rows], [r.weak_correct for r in self.mmlu_rows]
+        )
 
 
 def load_corpus(opts: TrainOptions) -> Corpus:
@@ -313,9 +318,7 @@ def evaluate_strong_head(
     mmlu_idx = np.array([i for i, e in enumerate(ex) if e.hard_strong], dtype=np.intp)
     gsm8k = np.array([i for i, e in enumerate(ex) if e.source == "gsm8k" and e.strong is not None], dtype=np.intp)
     hard, easy = _sanity_sets(ex)
-    outcomes = routing_eval.mmlu_outcomes(
-        [r.strong_correct for r in corpus.mmlu_rows], [r.weak_correct for r in corpus.mmlu_rows]
-    )
+    outcomes = corpus.mmlu_outcomes()
     seeds = [opts.seed + k for k in range(max(1, opts.selection_seeds))]
     results: dict[str, Any] = {}
     raw_oof: dict[str, npt.NDArray[np.float64]] = {}
@@ -340,13 +343,12 @@ def evaluate_strong_head(
         mmlu_scores = first_oof[mmlu_idx]
         sanity = np.concatenate([first_oof[hard], first_oof[easy]])
         sanity_y = np.concatenate([np.ones(len(hard)), np.zeros(len(easy))])
-        gsm8k_rho = _spearman(first_oof[gsm8k], np.array([ex[i].strong or 0.0 for i in gsm8k]))
         results[setup.name] = {
             "mmlu_auc_vs_weak_wrong": round(roc_auc(corpus.mmlu_weak_wrong, mmlu_scores), 4),
             "mmlu_auc_vs_strong_only": round(roc_auc(corpus.mmlu_strong_only, mmlu_scores), 4),
             "mmlu_apgr": round(float(np.mean(apgrs)), 4),
             "mmlu_apgr_by_seed": [round(a, 4) for a in apgrs],
-            "gsm8k_spearman_vs_solution_lines": None if math.isnan(gsm8k_rho) else round(gsm8k_rho, 4),
+            "gsm8k_spearman_vs_solution_lines": spearman(first_oof[gsm8k], [ex[i].strong or 0.0 for i in gsm8k]),
             "hard_vs_easy_auc": round(roc_auc(sanity_y, sanity), 4),
             "mean_p_hard": round(float(np.nanmean(first_oof[hard])), 4) if len(hard) else math.nan,
             "mean_p_easy": round(float(np.nanmean(first_oof[easy])), 4) if len(easy) else math.nan,
@@ -390,22 +392,13 @@ def _mmlu_within_subject(
         held = within[raw.index] == f
         if train.any() and held.any():
             raw_p[held] = predict_strong(fit_strong(x[rows[train]], ys[train], ws[train], opts, opts.seed), raw.x[held])
-    outcomes = routing_eval.mmlu_outcomes(
-        [r.strong_correct for r in corpus.mmlu_rows], [r.weak_correct for r in corpus.mmlu_rows]
-    )
+    outcomes = corpus.mmlu_outcomes()
     with_bias = routing_eval.policy_scores(task_probs, raw_p, TASK_LABELS, DEFAULT_TASK_BIAS)
     return {
         "method": f"{opts.folds}-fold cross-validation inside each MMLU subject (RouteLLM's protocol); {setup.name}",
         "with_task_bias": routing_eval.summary(report(with_bias, outcomes)),
         "without_task_bias": routing_eval.summary(report(raw_p, outcomes)),
     }
-
-
-def _spearman(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
-    """Rank correlation; NaN when it is undefined (fewer than 3 values, or either side constant)."""
-    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return math.nan
-    return float(spearmanr(a, b).statistic)
 
 
 APGR_TOLERANCE = 0.01  # about the spread of held-out-subject APGR across seeds and folds: closer is a tie
@@ -442,9 +435,7 @@ def _mmlu_routing(
 ) -> dict[str, Any]:
     """RouteLLM metrics of the out-of-fold policy scores on MMLU, with and without the default task bias;
     the out-of-fold scores go to ``opts.oof_scores`` for ``triage eval routing --from-scores``."""
-    outcomes = routing_eval.mmlu_outcomes(
-        [r.strong_correct for r in corpus.mmlu_rows], [r.weak_correct for r in corpus.mmlu_rows]
-    )
+    outcomes = corpus.mmlu_outcomes()
     with_bias = routing_eval.policy_scores(task_probs, p_strong, TASK_LABELS, DEFAULT_TASK_BIAS)
     without = routing_eval.policy_scores(task_probs, p_strong, TASK_LABELS, {})
     if opts.oof_scores is not None:
@@ -589,8 +580,7 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
     export.write_bundle(opts.out, model, TASK_LABELS, opts.features, manifest, extra)
     metrics["evaluation"]["routing"]["routerbench_test"] = routing_eval.routerbench(opts.data, opts.out)
     progress(f"RouterBench test (evaluation only): {metrics['evaluation']['routing']['routerbench_test']}")
-    trained_gsm8k = {e.inp.prompt.strip() for e in ex if e.source == "gsm8k"}
-    metrics["evaluation"]["routing"]["gsm8k_proxy"] = routing_eval.gsm8k_proxy(opts.data, opts.out, trained_gsm8k)
+    metrics["evaluation"]["routing"]["gsm8k_proxy"] = routing_eval.gsm8k_proxy(opts.data, opts.out)
     progress(f"GSM8K, 7B pair, unseen questions (evaluation only): {metrics['evaluation']['routing']['gsm8k_proxy']}")
     metrics["evaluation"]["chat_difficulty"] = routing_eval.chat_difficulty(opts.data, opts.out)
     progress(f"real-user prompts, difficulty (evaluation only): {metrics['evaluation']['chat_difficulty']}")

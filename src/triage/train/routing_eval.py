@@ -18,7 +18,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from triage.config import DEFAULT_TASK_BIAS
 from triage.train import benchmarks as bm
+from triage.train import fingerprints
+from triage.train.evaluate import spearman
 from triage.train.jsonl import read_objects
 from triage.train.routing_metrics import Outcomes, RoutingReport, report
 
@@ -51,10 +54,24 @@ def mmlu_outcomes(strong_correct: Sequence[bool], weak_correct: Sequence[bool]) 
     return Outcomes.of([float(s) for s in strong_correct], [float(w) for w in weak_correct])
 
 
+def bundle_scores(bundle: Path, prompts: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
+    """The bundle's policy score of every prompt with the default task bias (``with_task_bias``) and without
+    (``without_task_bias``, i.e. ``p_strong``): one model load, one classification per prompt."""
+    from triage.classifier.onnx_model import OnnxClassifier  # noqa: PLC0415
+    from triage.requests.input import RoutingInput  # noqa: PLC0415
+
+    classifier = OnnxClassifier.load(bundle)
+    scores = [classifier.score(RoutingInput.from_text(p)) for p in prompts]
+    p_strong = np.array([s.p_strong for s in scores], dtype=np.float64)
+    probs = np.array([[s.task_probs.get(label, 0.0) for label in classifier.labels] for s in scores], dtype=np.float32)
+    return {
+        "with_task_bias": policy_scores(probs, p_strong, classifier.labels, DEFAULT_TASK_BIAS),
+        "without_task_bias": p_strong,
+    }
+
+
 def routerbench(root: Path, bundle: Path) -> dict[str, Any]:
     """APGR/CPT of the bundle on RouterBench's test splits, with and without the default task bias."""
-    from triage.train.scoring import PolicyScorer  # noqa: PLC0415
-
     folder = root / "routing_outcomes" / "routerbench_subset"
     items: list[bm.Item] = []
     for name in ROUTERBENCH_FILES:
@@ -63,11 +80,9 @@ def routerbench(root: Path, bundle: Path) -> dict[str, Any]:
     if not items:
         return {}
     bench = bm.Benchmark("routerbench_test", items)
-    prompts = [i.prompt for i in items]
     out: dict[str, Any] = {"files": list(ROUTERBENCH_FILES), "weak": ROUTERBENCH_WEAK}
-    for key, with_bias in (("with_task_bias", True), ("without_task_bias", False)):
-        scorer = PolicyScorer.load(bundle, task_bias=with_bias)
-        out[key] = summary(report(scorer.score_all(prompts), bench.outcomes()))
+    for key, scores in bundle_scores(bundle, [i.prompt for i in items]).items():
+        out[key] = summary(report(scores, bench.outcomes()))
     return out
 
 
@@ -96,34 +111,21 @@ def _chat_prompts(root: Path) -> dict[str, tuple[list[str], list[float]]]:
     return out
 
 
-def _spearman(a: Sequence[float] | npt.NDArray[np.float64], b: Sequence[float]) -> float | None:
-    """Rank correlation, rounded; None when it is undefined (either side constant)."""
-    from scipy.stats import spearmanr  # noqa: PLC0415
-
-    if np.ptp(np.asarray(a, dtype=np.float64)) == 0 or np.ptp(np.asarray(b, dtype=np.float64)) == 0:
-        return None
-    return round(float(spearmanr(a, b).statistic), 4)
-
-
 def chat_difficulty(root: Path, bundle: Path) -> dict[str, Any]:
     """Spearman correlation between the bundle's scores and the annotated difficulty of real-user-style
     instructions (FLASK 1-5, WizardLM test set 1-10), next to prompt length alone. Their licences (unclear, NC)
     allow evaluation only: these files are never trained on."""
-    from triage.train.scoring import PolicyScorer  # noqa: PLC0415
-
-    sets = _chat_prompts(root)
-    if not sets:
-        return {}
-    scorers = {"policy": PolicyScorer.load(bundle), "p_strong": PolicyScorer.load(bundle, task_bias=False)}
     out: dict[str, Any] = {}
-    for name, (prompts, difficulty) in sets.items():
+    for name, (prompts, difficulty) in _chat_prompts(root).items():
         if len(prompts) < 3:
             continue
-        row: dict[str, Any] = {"n": len(prompts)}
-        for key, scorer in scorers.items():
-            row[f"spearman_{key}"] = _spearman(scorer.score_all(prompts), difficulty)
-        row["spearman_length_only"] = _spearman([math.log(1 + len(p)) for p in prompts], difficulty)
-        out[name] = row
+        scores = bundle_scores(bundle, prompts)
+        out[name] = {
+            "n": len(prompts),
+            "spearman_policy": spearman(scores["with_task_bias"], difficulty),
+            "spearman_p_strong": spearman(scores["without_task_bias"], difficulty),
+            "spearman_length_only": spearman([math.log(1 + len(p)) for p in prompts], difficulty),
+        }
     return out
 
 
@@ -133,12 +135,11 @@ GSM8K_PROXY_STRONG = "meta-math/MetaMath-Mistral-7B"
 GSM8K_PROXY_WEAK = "mistralai/Mistral-7B-v0.1"
 
 
-def gsm8k_proxy(root: Path, bundle: Path, trained: set[str]) -> dict[str, Any]:
+def gsm8k_proxy(root: Path, bundle: Path) -> dict[str, Any]:
     """APGR/CPT of the bundle on RouterDC's GSM8K-train outcomes for a 7B pair, on the questions the model was
-    not trained on (``trained``: the GSM8K questions in its training data). Not RouteLLM's GPT-4/Mixtral pair,
-    so a check of direction next to their 0.622, not a comparison."""
-    from triage.train.scoring import PolicyScorer  # noqa: PLC0415
-
+    not trained on (by the bundle's ``trained_prompts.txt``). Not RouteLLM's GPT-4/Mixtral pair, so a check
+    of direction next to their 0.622, not a comparison."""
+    trained = fingerprints.load(bundle) or frozenset()
     path = root / "routing_outcomes" / "routerdc_7model" / "gsm8k-train.json"
     if not path.exists():
         return {}
@@ -146,7 +147,7 @@ def gsm8k_proxy(root: Path, bundle: Path, trained: set[str]) -> dict[str, Any]:
     items = [
         bm.Item(str(r["question"]), float(r["scores"][GSM8K_PROXY_STRONG]), float(r["scores"][GSM8K_PROXY_WEAK]))
         for r in rows
-        if str(r["question"]).strip() not in trained
+        if fingerprints.fingerprint(str(r["question"])) not in trained
         and GSM8K_PROXY_STRONG in r.get("scores", {})
         and GSM8K_PROXY_WEAK in r.get("scores", {})
     ]
@@ -155,9 +156,8 @@ def gsm8k_proxy(root: Path, bundle: Path, trained: set[str]) -> dict[str, Any]:
     bench = bm.Benchmark("gsm8k_proxy", items)
     prompts = [i.prompt for i in items]
     out: dict[str, Any] = {"strong": GSM8K_PROXY_STRONG, "weak": GSM8K_PROXY_WEAK}
-    for key, with_bias in (("with_task_bias", True), ("without_task_bias", False)):
-        scorer = PolicyScorer.load(bundle, task_bias=with_bias)
-        out[key] = summary(report(scorer.score_all(prompts), bench.outcomes()))
+    for key, scores in bundle_scores(bundle, prompts).items():
+        out[key] = summary(report(scores, bench.outcomes()))
     lengths = np.array([math.log(1 + len(p)) for p in prompts])
     out["length_only"] = summary(report(lengths, bench.outcomes()))
     return out
