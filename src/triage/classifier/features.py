@@ -76,7 +76,14 @@ class Dense:
     MATH_SYMBOL_RATIO = 26
     ENDS_WITH_QUESTION = 27
     CJK_RATIO = 28
-    USED = 29  # offsets below this are assigned; the rest of the block is spare
+    # Continuous signals that carry over between sources (sizes and structure, not vocabulary):
+    LOG_TOKENS = 29  # ln(1 + estimated input tokens of the whole request, every message): not capped
+    NUMBERS = 30  # ln(1 + runs of digits in the prompt window)
+    QUESTIONS = 31  # ln(1 + question marks in the prompt window): sub-questions
+    LIST_ITEMS = 32  # ln(1 + lines starting with "-", "*" or a bullet): steps and constraints
+    DEPTH = 33  # ln(user turns): conversation depth
+    OUTPUT_ASK = 34  # ln(1 + max_tokens) when the request sets it: the output size asked for
+    USED = 35  # offsets below this are assigned; the rest of the block is spare
 
 
 # The character-class ratios, in the order their rows are emitted (``Featurizer._dense``).
@@ -90,6 +97,7 @@ _RATIO_OFFSETS = (
     Dense.MATH_SYMBOL_RATIO,
     Dense.CJK_RATIO,
 )
+_I8_DT = np.dtype(np.int8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,4 +451,25 @@ class Featurizer:
                 if value > 0.0:
                     ids.append(base + offset)
                     values.append(value)
+            numbers = 0
+            if k[_Cls.DIGIT]:
+                digit = (cls == _Cls.DIGIT).view(_I8_DT)
+                numbers = int(digit[0]) + int(np.count_nonzero(digit[1:] > digit[:-1]))
+            lines = prompt.count("\n-") + prompt.count("\n*") + prompt.count("\n•")
+            for offset, count in (
+                (Dense.NUMBERS, numbers),
+                (Dense.QUESTIONS, prompt.count("?") + prompt.count("？")),
+                (Dense.LIST_ITEMS, lines),
+            ):
+                if count:
+                    ids.append(base + offset)
+                    values.append(math.log1p(count))
+        ids.append(base + Dense.LOG_TOKENS)
+        values.append(math.log1p(inp.input_tokens_estimate))
+        if inp.user_turns > 1:
+            ids.append(base + Dense.DEPTH)
+            values.append(math.log(inp.user_turns))
+        if inp.max_tokens:
+            ids.append(base + Dense.OUTPUT_ASK)
+            values.append(math.log1p(inp.max_tokens))
         return ids, values

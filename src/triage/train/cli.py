@@ -28,9 +28,10 @@ def _parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=None, help="hyper-parameter file (default: triage/train/defaults.toml)"
     )
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the config's, 0)")
-    p.add_argument("--folds", type=int, default=None, help="group folds for the held-out metrics (default: 5)")
-    p.add_argument("--oof-scores", type=Path, default=None, help="write out-of-fold MMLU scores (JSONL) here")
-    p.add_argument("--no-loso", action="store_true", help="skip the leave-one-source-out fits")
+    p.add_argument(
+        "--oof-scores", type=Path, default=None, help="write every outcome source's held-out scores (JSONL) here"
+    )
+    p.add_argument("--no-loso", action="store_true", help="skip the task head's leave-one-source-out fits")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     return p
 
@@ -43,14 +44,11 @@ def main(argv: list[str]) -> int:
     if not data.is_dir():
         print(f"triage train: data directory {data} does not exist (use --data)", file=sys.stderr)
         return 2
-    if args.folds is not None and args.folds < 2:
-        print("triage train: --folds must be at least 2", file=sys.stderr)
-        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     # Imported here: the training stack (scipy, onnx) is an optional extra the service never needs.
     from triage.train.pipeline import options_from_file, train  # noqa: PLC0415
 
-    overrides = {k: v for k, v in (("seed", args.seed), ("folds", args.folds)) if v is not None}
+    overrides = {"seed": args.seed} if args.seed is not None else {}
     try:
         opts = options_from_file(
             args.config,
@@ -65,11 +63,7 @@ def main(argv: list[str]) -> int:
         print(f"triage train: bad --config: {exc}", file=sys.stderr)
         return 2
     metrics = train(opts, progress=lambda msg: print(msg, file=sys.stderr))
-    task = metrics["evaluation"]["task"]
-    print(
-        f"{metrics['version']}: task accuracy {task['accuracy']}, macro-F1 {task['macro_f1']} "
-        f"(held-out groups); bundle at {out}"
-    )
+    print(f"{metrics['version']}: {metrics['evaluation']['difficulty']['why']}; bundle at {out}")
     return 0
 
 

@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from triage.requests.input import RoutingInput
+from triage.classifier.base import TASK_LABELS
+from triage.requests.input import RoutingInput, window
 from triage.train import labels
+
+TASK_LABEL_SET = frozenset(TASK_LABELS)
 
 # Licences of the sources the shipped model may be trained on (see ../shared/data/README.md).
 LICENCES = {
@@ -32,7 +35,12 @@ LICENCES = {
     "arena_hard": "Apache-2.0",
     "humaneval": "MIT",
     "synth": "the project's own (Apache-2.0)",
+    "i18n": "the project's own (Apache-2.0): hand-written requests in 20 languages",
+    "oasst1": "Apache-2.0 (OASST1 validation split); MIT (QLoRA's export); labels proposed by hand",
+    "self_instruct": "Apache-2.0 (Self-Instruct seed tasks); labels proposed by hand",
 }
+# Real users' own requests among the trainable task sources (held out whole by the protocol).
+REAL_USER_SOURCES = ("oasst1", "self_instruct")
 # Weak-model (Mixtral-8x7B) failure rates used as soft difficulty targets for MATH by level. Published
 # Mixtral-8x7B MATH accuracy is ~28% overall, falling from ~60% at level 1 to under 10% at level 5.
 MATH_LEVEL_P_STRONG = {1: 0.4, 2: 0.55, 3: 0.7, 4: 0.8, 5: 0.9}
@@ -161,6 +169,40 @@ def mmlu_examples(rows: list[MmluRow], rng: random.Random, *, strong_rule: str =
             )
         )
     return out
+
+
+def load_oasst1(root: Path) -> list[Example]:
+    """OpenAssistant validation queries with a hand-proposed label for the last user turn (the unlabelled
+    greetings, thanks and meta-talk are left out). The prompt is the last user turn; the sizes and depth are the
+    whole dialogue's. The hold-out group is the language."""
+    path = root / "tasks" / "oasst1_val_qlora" / "oa_questions.jsonl"
+    out: list[Example] = []
+    for rec in _jsonl(path) if path.exists() else ():
+        label, text = rec.get("label"), str(rec.get("last_user_turn") or "")
+        if label not in TASK_LABEL_SET or not text.strip():
+            continue
+        turns = max(1, int(rec.get("n_user_turns") or 1))
+        inp = RoutingInput(
+            api="openai.chat",
+            prompt=window(text),
+            input_chars=max(len(text), len(str(rec.get("input") or ""))),
+            messages=2 * turns - 1,
+            user_turns=turns,
+        )
+        out.append(Example(inp, str(label), "oasst1", f"oasst1:{rec.get('lang', '')}", extra=str(rec.get("lang", ""))))
+    return out
+
+
+def load_self_instruct_seed(root: Path) -> list[Example]:
+    """The 175 human-written Self-Instruct seed tasks (instruction + instance), labelled by hand."""
+    path = root / "tasks" / "self_instruct" / "seed_tasks.jsonl"
+    if not path.exists():
+        return []
+    return [
+        Example(RoutingInput.from_text(str(rec["prompt"])), str(rec["label"]), "self_instruct", f"seed:{rec['id']}")
+        for rec in _jsonl(path)
+        if rec.get("label") in TASK_LABEL_SET and str(rec.get("prompt") or "").strip()
+    ]
 
 
 def load_gsm8k(root: Path, rng: random.Random, limit: int | None = 1500) -> list[Example]:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from triage.classifier.features import SIZE_EDGES, Dense, FeatureConfig, Featurizer
+from triage.classifier.features import Dense, FeatureConfig, Featurizer
 from triage.train.data import Example
 
 F32 = npt.NDArray[np.float32]
@@ -164,37 +164,30 @@ def fit_strong_head(x: sp.csr_matrix, target: Sequence[float], weight: F32, cfg:
 
 @dataclass(frozen=True, slots=True)
 class LengthPrior:
-    """A fixed length term added to the difficulty logit: ``beta * ln(min(chars, cap_chars) / ref_chars)``.
+    """A fixed length term on the difficulty logit: ``beta * (ln(1 + tokens) - ln(1 + ref_tokens))``.
 
-    ``chars`` is the representative size of the request's input-size bucket (the dense one-hot the featurizer
-    already emits), so the prior is a per-bucket constant in the exported table and costs nothing at run time.
-    Zero at ``ref_chars``, negative below, positive above, flat beyond ``cap_chars``. ``beta = 0`` turns it off.
+    ``tokens`` is the input-size estimate of the whole request (every message), the featurizer's continuous
+    ``Dense.LOG_TOKENS`` signal, so the prior is one weight in the exported table and costs nothing at run time.
+    Not capped: across held-out sources size is the signal that carries over best, and a long document is
+    also the most expensive request to send to the strong model, which the ladder's prices weigh separately.
+    ``beta = 0`` turns it off.
     """
 
     beta: float = 0.0
-    cap_chars: int = 1024
-    ref_chars: int = 256
-
-    def bucket_terms(self) -> list[float]:
-        """The logit term of each input-size bucket, in bucket order."""
-        edges = (1, *SIZE_EDGES)
-        terms = []
-        for b in range(len(SIZE_EDGES) + 1):
-            low = edges[b]
-            chars = math.sqrt(low * edges[b + 1]) if b + 1 < len(edges) else float(low)
-            terms.append(self.beta * math.log(min(chars, self.cap_chars) / self.ref_chars))
-        return terms
+    ref_tokens: int = 64
 
 
 def add_length_prior(head: Head, features: FeatureConfig, prior: LengthPrior) -> Head:
-    """``head`` (one output: the difficulty logit) with ``prior``'s per-bucket terms added to its size rows."""
+    """``head`` (one output: the difficulty logit) with ``prior`` added: a weight on the log-size row, a shift of
+    the bias that centres it at ``ref_tokens``."""
     if prior.beta == 0.0:
         return head
     weights = head.weights.copy()
-    base = (1 << features.hash_bits) + Dense.SIZE
-    for b, term in enumerate(prior.bucket_terms()):
-        weights[base + b, -1] += np.float32(term / features.dense_weight)  # the bucket's value is dense_weight
-    return Head(weights, head.bias)
+    row = (1 << features.hash_bits) + Dense.LOG_TOKENS
+    weights[row, -1] += np.float32(prior.beta / features.dense_weight)  # the row's value is ln(1 + t) * dense_weight
+    bias = head.bias.copy()
+    bias[-1] -= np.float32(prior.beta * math.log1p(prior.ref_tokens))
+    return Head(weights, bias)
 
 
 def predict_task(head: Head, x: sp.csr_matrix) -> F32:

@@ -56,17 +56,17 @@ class SynthContext:
     german: Sequence[str] = field(default_factory=tuple)
 
 
-def _math_linear(r: random.Random) -> str:
+def math_linear(r: random.Random) -> str:
     a, b, c = r.randint(2, 12), r.randint(1, 30), r.randint(10, 99)
     return f"{a}x + {b} = {c}"
 
 
-def _math_quadratic(r: random.Random) -> str:
+def math_quadratic(r: random.Random) -> str:
     p, q = r.randint(-9, 9), r.randint(-9, 9)
     return f"x^2 {'-' if p + q >= 0 else '+'} {abs(p + q)}x {'+' if p * q >= 0 else '-'} {abs(p * q)} = 0"
 
 
-def _math_poly(r: random.Random) -> str:
+def math_poly(r: random.Random) -> str:
     return f"f(x) = {r.randint(2, 9)}x^3 - {r.randint(1, 9)}x^2 + {r.randint(1, 20)}x - {r.randint(1, 9)}"
 
 
@@ -137,7 +137,7 @@ def _corrupt(sentence: str, r: random.Random) -> str:
     return out[0].lower() + out[1:] if out else out
 
 
-def _code_block(r: random.Random) -> str:
+def code_block(r: random.Random) -> str:
     lang, code = r.choice(vocab.CODE_SNIPPETS)
     return r.choice((f"```{lang.lower()}\n{code}\n```", code, f"```\n{code}\n```"))
 
@@ -202,7 +202,7 @@ def _slots(ctx: SynthContext, r: random.Random) -> dict[str, Callable[[], str]]:
         "persona": lambda: " ".join(r.sample(vocab.PERSONA_DETAILS, r.randint(1, 3))).format(
             name=r.choice(vocab.NAMES)
         ),
-        "code": lambda: _code_block(r),
+        "code": lambda: code_block(r),
         "error": lambda: r.choice(vocab.ERRORS),
         "tech": lambda: r.choice(vocab.TECH),
         "tech2": lambda: r.choice(vocab.TECH),
@@ -236,9 +236,9 @@ def _slots(ctx: SynthContext, r: random.Random) -> dict[str, Callable[[], str]]:
         ),
         "utterance": lambda: r.choice(vocab.INTENT_UTTERANCES),
         "symptom": lambda: r.choice(vocab.SYMPTOMS),
-        "linear": lambda: _math_linear(r),
-        "quadratic": lambda: _math_quadratic(r),
-        "poly": lambda: _math_poly(r),
+        "linear": lambda: math_linear(r),
+        "quadratic": lambda: math_quadratic(r),
+        "poly": lambda: math_poly(r),
         "word_problem": lambda: _math_word(r),
         "hard_math": lambda: r.choice(_HARD_MATH),
         "a": lambda: str(r.randint(12, 999)),
@@ -262,7 +262,7 @@ def _slots(ctx: SynthContext, r: random.Random) -> dict[str, Callable[[], str]]:
     }
 
 
-class _Fill(dict[str, str]):
+class Fill(dict[str, str]):
     """``format_map`` mapping that draws each slot once per example."""
 
     def __init__(self, slots: dict[str, Callable[[], str]]) -> None:
@@ -292,7 +292,7 @@ def _noisy(text: str, r: random.Random) -> str:
 
 def render(template: Template, ctx: SynthContext, r: random.Random) -> Example:
     """One example from ``template`` with freshly drawn slots."""
-    fill = _Fill(_slots(ctx, r))
+    fill = Fill(_slots(ctx, r))
     text = _noisy(string.Formatter().vformat(template.text, (), fill), r)
     system = template.system
     if system is None:

@@ -250,6 +250,25 @@ class ReferenceFeaturizer:
                 if value > 0.0:
                     offsets.append(offset)
                     values.append(value)
+            digit = [c == _Cls.DIGIT for c in cls.tolist()]
+            runs = sum(1 for i, d in enumerate(digit) if d and (i == 0 or not digit[i - 1]))
+            prompt = inp.prompt
+            for offset, count in (
+                (Dense.NUMBERS, runs),
+                (Dense.QUESTIONS, prompt.count("?") + prompt.count("？")),
+                (Dense.LIST_ITEMS, sum(prompt.count("\n" + b) for b in "-*•")),
+            ):
+                if count:
+                    offsets.append(offset)
+                    values.append(math.log(1 + count))
+        offsets.append(Dense.LOG_TOKENS)
+        values.append(math.log(1 + inp.input_tokens_estimate))
+        if inp.user_turns > 1:
+            offsets.append(Dense.DEPTH)
+            values.append(math.log(inp.user_turns))
+        if inp.max_tokens:
+            offsets.append(Dense.OUTPUT_ASK)
+            values.append(math.log(1 + inp.max_tokens))
         ids = np.asarray(offsets, dtype=np.int64) + self._dense_base
         vals = np.asarray(values, dtype=np.float32) * np.float32(self.config.dense_weight)
         return ids, vals

@@ -129,7 +129,11 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     gsm8k_outcomes = [
         {
             "question": f"Tom has {i} apples and buys {i + 2} more. How many now?",
-            "scores": {"meta-math/MetaMath-Mistral-7B": 1.0, "mistralai/Mistral-7B-v0.1": float(i % 2)},
+            "scores": {
+                "meta-math/MetaMath-Mistral-7B": 1.0,
+                "cognitivecomputations/dolphin-2.9-llama3-8b": 1.0,
+                "mistralai/Mistral-7B-v0.1": float(i % 2),
+            },
         }
         for i in range(40)
     ]
@@ -140,4 +144,44 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tasks / "chat_prompts" / "wizardlm_testset.jsonl",
         [{"Skill": "Math", "Difficulty": i + 1, "Instruction": f"What is {i} + {i}?"} for i in range(4)],
     )
+    langs = ("en", "es", "zh")
+    oasst = [
+        {
+            "last_user_turn": text.format(i=i),
+            "input": f"### Human: {text.format(i=i)} ### Assistant:",
+            "label": label,
+            "lang": langs[i % 3],
+            "n_user_turns": 1 + i % 2,
+        }
+        for i in range(6)
+        for text, label in (
+            ("How do I reverse a list in Python, attempt {i}?", "code"),
+            ("Give me {i} ideas for a birthday party", "brainstorming"),
+            ("What is the capital of country {i}?", "open_qa"),
+        )
+    ]
+    _jsonl(tasks / "oasst1_val_qlora" / "oa_questions.jsonl", [*oasst, {"last_user_turn": "thanks!", "label": None}])
+    _jsonl(
+        tasks / "self_instruct" / "seed_tasks.jsonl",
+        [
+            {"id": f"seed_{i}", "prompt": f"Write a poem about the number {i}.", "label": "creative_writing"}
+            for i in range(8)
+        ],
+    )
+    arena = root / "routing_outcomes" / "arena_bench_v1"
+    arena.mkdir(parents=True)
+    with (arena / "arena_bench_v1_gpt4_scores.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["question_id", "prompt", STRONG, WEAK])
+        for i in range(24):
+            writer.writerow([str(i), "Explain this in detail: " + "why " * (1 + i), 9, "" if i == 5 else 3 + i % 5])
+    pairwise = root / "routing_outcomes" / "qlora_oasst1_gpt4_pairwise"
+    pairwise.mkdir(parents=True)
+    with (pairwise / "vs_gpt4_wide.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["message_id", "lang", "last_user_turn", "gpt-3.5-turbo_vs_gpt-4__mean"])
+        for i in range(24):
+            writer.writerow(
+                [str(i), "en", f"Tell me about topic {i} " * (1 + i % 4), ("-1.0", "0.0", "1.0", "")[i % 4]]
+            )
     return root

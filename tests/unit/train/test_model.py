@@ -98,20 +98,27 @@ def test_combine_puts_the_strong_logit_last() -> None:
     assert bias[2] == strong.bias[0]
 
 
-def test_length_prior_is_zero_at_the_reference_rises_with_size_and_stops_at_the_cap() -> None:
-    terms = LengthPrior(beta=0.5, cap_chars=1024, ref_chars=256).bucket_terms()
-    assert len(terms) == 12  # one per input-size bucket
-    assert terms == sorted(terms)
-    assert terms[0] < 0 < terms[3]  # [0, 16) below the reference, [256, 512) above it
-    assert terms[5] == pytest.approx(0.5 * np.log(1024 / 256))  # [1024, 2048) is at the cap
-    assert terms[6:] == [terms[5]] * 6
-    assert LengthPrior(beta=0.0).bucket_terms() == [0.0] * 12
+def test_length_prior_adds_beta_per_log_token_centred_at_the_reference() -> None:
+    features = FeatureConfig(hash_bits=10)
+    dim = features.dim
+    zero = Head(np.zeros((dim, 1), dtype=np.float32), np.zeros(1, dtype=np.float32))
+    head = add_length_prior(zero, features, LengthPrior(beta=0.5, ref_tokens=64))
+    featurizer = Featurizer(features)
+
+    def logit(chars: int) -> float:
+        ids, vals = featurizer.featurize(RoutingInput.from_text("x" * chars))
+        return float(vals @ head.weights[ids, 0] + head.bias[0])
+
+    assert logit(256) == pytest.approx(0.0, abs=1e-5)  # 256 characters are 64 tokens: the reference
+    assert logit(4 * 10_000) - logit(4 * 1_000) == pytest.approx(0.5 * np.log(10_001 / 1_001), rel=1e-4)
+    assert logit(400_000) > logit(40_000) > logit(4_000)  # not capped
+    assert add_length_prior(zero, features, LengthPrior(beta=0.0)) is zero
 
 
 def test_add_length_prior_shifts_the_difficulty_logit_by_input_size() -> None:
     cfg = FeatureConfig(hash_bits=12)
     head = Head(np.zeros((cfg.dim, 1), dtype=np.float32), np.zeros(1, dtype=np.float32))
-    prior = LengthPrior(beta=0.5, cap_chars=1024, ref_chars=256)
+    prior = LengthPrior(beta=0.5, ref_tokens=64)
     shifted = add_length_prior(head, cfg, prior)
     featurizer = Featurizer(cfg)
     short, long = (
