@@ -155,6 +155,36 @@ def traffic_scores(path: Path, config: TriageConfig, model: Path | None) -> list
     return out
 
 
+def task_shares(
+    path: Path, config: TriageConfig, model: Path | None, thresholds: Mapping[str, float], margin: float
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Route shares per task under ``thresholds``: by the classifier's top task (``predicted``) and, for lines that
+    carry one, by their ``label`` (``labelled``). Each row holds ``n`` and the share of every ladder route."""
+    scorer = _scorer(config, model)
+    steps = [s.route for s in config.policy.ladder]
+    groups: dict[str, dict[str, list[float]]] = {"predicted": {}, "labelled": {}}
+    for number, doc in read_objects(path, CalibrationError):
+        if "prompt" not in doc and "messages" not in doc:
+            continue
+        inp = _routing_input(doc, path, number)
+        if inp.input_tokens_estimate < config.policy.skip_below_tokens:
+            score, task = SKIPPED, "(skipped: small)"
+        else:
+            scores = scorer.classify(inp)
+            score, task = scorer.score_input(inp), scores.task
+        groups["predicted"].setdefault(task, []).append(score)
+        if isinstance(doc.get("label"), str):
+            groups["labelled"].setdefault(doc["label"], []).append(score)
+    return {
+        kind: {
+            task: {"n": float(len(v)), **_achieved(np.array(v, dtype=np.float64), steps, thresholds, margin)}
+            for task, v in sorted(rows.items())
+        }
+        for kind, rows in groups.items()
+        if rows
+    }
+
+
 def _logged_score(doc: Mapping[str, Any]) -> float | None:
     for key in ("strong_score", "p_strong"):
         value = doc.get(key)
@@ -199,6 +229,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="model bundle (default: the config's classifier.model)")
     p.add_argument("--output", "-o", type=Path, help="write the calibrated config here instead of in place")
     p.add_argument("--dry-run", action="store_true", help="print the thresholds, write nothing")
+    p.add_argument(
+        "--by-task", action="store_true", help="also print the route shares per task (predicted, and by 'label')"
+    )
     return p
 
 
@@ -228,6 +261,15 @@ def main(argv: Sequence[str]) -> int:
     for route, target in cal.target.items():
         t = cal.thresholds.get(route, 0.0)
         print(f"{route:<12} {t:>9.4f} {100 * target:>6.1f}% {100 * cal.achieved[route]:>7.1f}%")
+    if args.by_task:
+        margin = unc.margin if unc.escalate else 0.0
+        routes = [s.route for s in config.policy.ladder]
+        for kind, rows in task_shares(args.traffic, config, args.model, cal.thresholds, margin).items():
+            print(f"\nroute shares by {kind} task")
+            print(f"{'task':<18} {'n':>5} " + " ".join(f"{r:>9}" for r in routes))
+            for task, row in rows.items():
+                cells = " ".join(f"{100 * row[r]:>8.1f}%" for r in routes)
+                print(f"{task:<18} {int(row['n']):>5} {cells}")
     if args.dry_run:
         return EXIT_OK
     out = args.output or args.config

@@ -124,7 +124,14 @@ def _quality(x: float, binary: bool) -> str:
     return f"{100 * x:6.2f}%" if binary else f"{x:7.3f}"
 
 
-def print_report(rep: RoutingReport, bench: bm.Benchmark, source: str, args: argparse.Namespace, out: TextIO) -> None:
+def print_report(
+    rep: RoutingReport,
+    bench: bm.Benchmark,
+    source: str,
+    args: argparse.Namespace,
+    out: TextIO,
+    trained_on: int | None = None,
+) -> None:
     binary = all(i.count == 1 and i.strong in (0.0, 1.0) and i.weak in (0.0, 1.0) for i in bench.items)
     w = out.write
     w(
@@ -149,7 +156,7 @@ def print_report(rep: RoutingReport, bench: bm.Benchmark, source: str, args: arg
     w(f"{'random':8} {rep.random_apgr:>6.3f} {_pct(0.5):>9} {_pct(0.8):>9}\n")
     w(f"{'oracle':8} {rep.oracle_apgr:>6.3f} {_pct(rep.oracle_cpt50):>9} {_pct(rep.oracle_cpt80):>9}\n")
     best = PUBLISHED_BEST.get(bench.name)
-    if best is not None:
+    if best is not None and not trained_on:  # a figure on training prompts is never printed beside a published one
         cpt80 = f"{best['cpt80']:.1f}%" if "cpt80" in best else "n/a"
         w(
             f"RouteLLM best published on {bench.name}: APGR {best['apgr']:.3f}, CPT(50%) {best['cpt50']:.1f}%, "
@@ -218,13 +225,14 @@ def run_routing(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise bm.BenchmarkError(f"{bench.name}: no prompts left to evaluate")
     scores, source = _scores(args, bench.items)
     rep = report(scores, bench.outcomes(), args.points)
-    print_report(rep, bench, source, args, out)
     trained_on = _trained_on(args, bench.items)
+    print_report(rep, bench, source, args, out, trained_on)
     if trained_on:
         out.write(
             f"\nnote: the model was trained on {trained_on} of these {len(bench.items)} prompts, so these figures are "
-            "in-sample (memory, not routing quality). For held-out figures score prompts the model never saw, e.g. "
-            "`triage train --oof-scores FILE` then `triage eval routing ... --from-scores FILE`.\n"
+            "in-sample (memory, not routing quality), and no published number is shown beside them. For held-out "
+            "figures score prompts the model never saw, e.g. `triage train --oof-scores FILE` (every outcome "
+            "source scored by a model fitted without it) then `triage eval routing ... --from-scores FILE`.\n"
         )
     if args.scores is not None:
         from triage.train.scoring import write_scores  # noqa: PLC0415

@@ -175,16 +175,19 @@ class LengthPrior:
 
     beta: float = 0.0
     ref_tokens: int = 64
+    numbers: float = 0.0  # weight per ln(1 + runs of digits): within a math task, more quantities, more steps
 
 
 def add_length_prior(head: Head, features: FeatureConfig, prior: LengthPrior) -> Head:
     """``head`` (one output: the difficulty logit) with ``prior`` added: a weight on the log-size row, a shift of
     the bias that centres it at ``ref_tokens``."""
-    if prior.beta == 0.0:
+    if prior.beta == 0.0 and prior.numbers == 0.0:
         return head
     weights = head.weights.copy()
-    row = (1 << features.hash_bits) + Dense.LOG_TOKENS
-    weights[row, -1] += np.float32(prior.beta / features.dense_weight)  # the row's value is ln(1 + t) * dense_weight
+    base = 1 << features.hash_bits
+    # A dense row's value is its signal times dense_weight.
+    weights[base + Dense.LOG_TOKENS, -1] += np.float32(prior.beta / features.dense_weight)
+    weights[base + Dense.NUMBERS, -1] += np.float32(prior.numbers / features.dense_weight)
     bias = head.bias.copy()
     bias[-1] -= np.float32(prior.beta * math.log1p(prior.ref_tokens))
     return Head(weights, bias)

@@ -223,6 +223,11 @@ class StrongSetup:
     outcomes: bool
     steps: bool
     scale: float = 1.0  # the learned head's logit is multiplied by this before the prior is added
+    numbers: float = 0.0  # prior weight per ln(1 + runs of digits)
+
+    @property
+    def prior(self) -> LengthPrior:
+        return LengthPrior(beta=self.beta, numbers=self.numbers)
 
     @property
     def learned(self) -> tuple[bool, bool]:
@@ -233,6 +238,7 @@ def setups(betas: Sequence[float]) -> list[StrongSetup]:
     out = []
     for beta in betas:
         out.append(StrongSetup(f"length(b={beta})", beta, False, False))
+        out.append(StrongSetup(f"length+numbers(b={beta})", beta, False, False, numbers=beta))
         out.append(StrongSetup(f"length(b={beta})+outcomes", beta, True, False))
         out.append(StrongSetup(f"length(b={beta})+outcomes/2", beta, True, False, 0.5))
         out.append(StrongSetup(f"length(b={beta})+outcomes+steps", beta, True, True))
@@ -290,7 +296,7 @@ def fit_strong(
         head = Head(head.weights * np.float32(setup.scale), head.bias * np.float32(setup.scale))
     else:
         head = Head(np.zeros((dim, 1), dtype=np.float32), np.zeros(1, dtype=np.float32))
-    return add_length_prior(head, opts.features, LengthPrior(beta=setup.beta))
+    return add_length_prior(head, opts.features, setup.prior)
 
 
 def policy_score(head: Head, x: sp.csr_matrix, task_probs: F32, bias: dict[str, float]) -> npt.NDArray[np.float64]:
@@ -316,11 +322,11 @@ def difficulty_protocol(
         def fit_without(name: str | None, setup: StrongSetup = setup) -> Head:
             key = (setup.learned, name)
             if key not in learned_cache:
-                unit = dataclasses.replace(setup, beta=0.0, scale=1.0)
+                unit = dataclasses.replace(setup, beta=0.0, scale=1.0, numbers=0.0)
                 learned_cache[key] = fit_strong(unit, od, corpus, x_task, opts, name, dim)
             head = learned_cache[key]
             scaled = Head(head.weights * np.float32(setup.scale), head.bias * np.float32(setup.scale))
-            return add_length_prior(scaled, opts.features, LengthPrior(beta=setup.beta))
+            return add_length_prior(scaled, opts.features, setup.prior)
 
         heads = protocol.leave_one_out([s.name for s in od.sources], lambda n: n in trainable, fit_without)
         rows: dict[str, dict[str, Any]] = {}

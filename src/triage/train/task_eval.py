@@ -1,7 +1,9 @@
 """Task-head evaluation on a labelled JSONL file (``triage eval tasks``).
 
 Input lines: ``{"text": ..., "label": ...}`` with a label from the task vocabulary, optionally ``"system"``
-(a system prompt sent along). Each text becomes ``RoutingInput.from_text`` (the live request shape) and the
+(a system prompt sent along). The text may also be under ``prompt``, ``question`` or ``last_user_turn`` (the
+shapes of the labelled sets in ``../shared/data/tasks``); lines whose label is null are skipped (unlabelled
+chit-chat). Each text becomes ``RoutingInput.from_text`` (the live request shape) and the
 prediction is the model's top task label.
 """
 
@@ -16,6 +18,9 @@ from triage.classifier.onnx_model import OnnxClassifier, default_bundle_dir
 from triage.requests.input import RoutingInput
 from triage.train.evaluate import task_metrics
 from triage.train.jsonl import read_objects
+
+
+TEXT_KEYS = ("text", "prompt", "question", "last_user_turn")
 
 
 class TaskFileError(ValueError):
@@ -42,12 +47,15 @@ def load_task_file(path: Path) -> list[LabelledText]:
     """Read and check every line; raise ``TaskFileError`` naming the first bad line."""
     rows: list[LabelledText] = []
     for number, doc in read_objects(path, TaskFileError):
-        if not isinstance(doc.get("text"), str):
+        text = next((doc[k] for k in TEXT_KEYS if isinstance(doc.get(k), str)), None)
+        if text is None:
             raise TaskFileError(f"{path}:{number}: expected an object with a string 'text'")
+        if "label" in doc and doc["label"] is None:
+            continue
         label = normalise_label(doc.get("label"))
         if label not in TASK_LABELS:
             raise TaskFileError(f"{path}:{number}: label {label!r} is not one of {', '.join(TASK_LABELS)}")
-        rows.append(LabelledText(doc["text"], str(label), str(doc.get("system") or "")))
+        rows.append(LabelledText(text, str(label), str(doc.get("system") or "")))
     if not rows:
         raise TaskFileError(f"{path}: no labelled lines")
     return rows

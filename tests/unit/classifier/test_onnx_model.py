@@ -30,7 +30,7 @@ def clf() -> OnnxClassifier:
 
 
 def test_load_default_loads_the_shipped_bundle(clf: OnnxClassifier) -> None:
-    assert clf.version.startswith("triage-clf-1.0.0+")
+    assert clf.version.startswith("triage-clf-2.0.0+")
     assert clf.labels[: len(TASK_LABELS)] == TASK_LABELS
     as_protocol: Classifier = clf
     assert as_protocol.version == clf.version

@@ -155,6 +155,24 @@ def test_calibrate_scores_prompts_and_chat_bodies(tmp_path: Path, capsys: pytest
     assert "calibrated on 10 requests" in capsys.readouterr().out
 
 
+def test_calibrate_prints_route_shares_per_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "triage.yaml"
+    config.write_text(default_config_text(), encoding="utf-8")
+    traffic = tmp_path / "t.jsonl"
+    rows = [{"prompt": f"Write a Python function number {i} that sorts a list.", "label": "code"} for i in range(6)]
+    rows += [{"prompt": f"Translate 'hello {i}' into French.", "label": "translation"} for i in range(4)]
+    traffic.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    argv = ["--config", str(config), "--traffic", str(traffic), "--share", "premium=0.2", "--share", "standard=0.3"]
+    assert main([*argv, "--dry-run", "--by-task"]) == 0
+    out = capsys.readouterr().out
+    assert "route shares by predicted task" in out
+    labelled = out.split("route shares by labelled task")[1].splitlines()
+    code = next(line for line in labelled if line.startswith("code"))
+    assert code.split()[1] == "6"
+    shares = [float(cell.rstrip("%")) for cell in code.split()[2:]]
+    assert sum(shares) == pytest.approx(100.0, abs=0.2)
+
+
 def test_calibrate_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "triage.yaml"
     config.write_text(default_config_text(), encoding="utf-8")

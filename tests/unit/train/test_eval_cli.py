@@ -70,11 +70,15 @@ def test_eval_routing_says_when_the_model_was_trained_on_the_prompts(
     argv = ["routing", "--benchmark", "mmlu", "--data", str(mmlu_dir), "--model", str(bundle), "--json", str(out)]
     assert main(argv) == 0
     assert json.loads(out.read_text())["trained_on"] == 2
-    assert "trained on 2 of these 4 prompts" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "trained on 2 of these 4 prompts" in printed
+    assert "RouteLLM best published" not in printed  # never beside an in-sample figure
     (bundle / fingerprints.FINGERPRINTS_FILE).write_text(fingerprints.render(["something else"]))
     assert main(argv) == 0
     assert json.loads(out.read_text())["trained_on"] == 0
-    assert "in-sample" not in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "in-sample" not in printed
+    assert "RouteLLM best published on mmlu" in printed
 
 
 def test_eval_routing_from_scores_reproduces_a_perfect_router(mmlu_dir: Path, tmp_path: Path) -> None:
@@ -124,6 +128,20 @@ def test_eval_tasks_accepts_labels_spelled_differently(tmp_path: Path) -> None:
     out = tmp_path / "m.json"
     assert main(["tasks", "--data", str(data), "--json", str(out)]) == 0
     assert set(json.loads(out.read_text())["per_class"]) == {"summarization", "creative_writing", "open_qa"}
+
+
+def test_eval_tasks_reads_the_shared_data_shapes_and_skips_unlabelled_lines(tmp_path: Path) -> None:
+    data = tmp_path / "t.jsonl"
+    lines = [
+        {"prompt": "Write a limerick about a cat.", "label": "creative_writing"},
+        {"question": "把这句话翻译成英文：你好", "label": "translation"},
+        {"last_user_turn": "thanks!", "label": None},
+        {"last_user_turn": "What is 15% of 240?", "label": "math"},
+    ]
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines))
+    out = tmp_path / "m.json"
+    assert main(["tasks", "--data", str(data), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["n"] == 3
 
 
 def test_eval_tasks_rejects_unknown_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

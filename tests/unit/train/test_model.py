@@ -127,3 +127,17 @@ def test_add_length_prior_shifts_the_difficulty_logit_by_input_size() -> None:
     assert predict_strong(shifted, short)[0] < 0.5 < predict_strong(shifted, long)[0]
     assert predict_strong(head, short)[0] == pytest.approx(0.5)  # the input head is left alone
     assert add_length_prior(head, cfg, LengthPrior(beta=0.0)) is head
+
+
+def test_length_prior_can_add_a_weight_per_log_number_of_quantities() -> None:
+    features = FeatureConfig(hash_bits=10)
+    zero = Head(np.zeros((features.dim, 1), dtype=np.float32), np.zeros(1, dtype=np.float32))
+    head = add_length_prior(zero, features, LengthPrior(beta=0.0, numbers=0.4))
+    featurizer = Featurizer(features)
+
+    def logit(text: str) -> float:
+        ids, vals = featurizer.featurize(RoutingInput.from_text(text))
+        return float(vals @ head.weights[ids, 0] + head.bias[0])
+
+    assert logit("Tom has 3 apples, buys 12 more and gives 7 away.") == pytest.approx(0.4 * np.log(4), rel=1e-3)
+    assert logit("Tom has some apples.") == 0.0
