@@ -19,7 +19,6 @@ from triage.requests.input import RoutingInput
 from triage.train.evaluate import task_metrics
 from triage.train.jsonl import read_objects
 
-
 TEXT_KEYS = ("text", "prompt", "question", "last_user_turn")
 
 
