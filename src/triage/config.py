@@ -298,6 +298,11 @@ class JwtConfig(_Model):
     jwks_inline: str | None = None
     hmac_secret: str | None = Field(None, description="HS256 shared secret (demo and tests only)")
     required: bool = False
+    # What a token that fails verification (not a JWT, forged, expired, wrong issuer) gets. ``default_tier``: the
+    # request goes on without claims, so on the default tier, which is what OpenAI and Anthropic SDKs need (they
+    # always send their API key as a bearer token); a failed token never raises the tier. ``reject``: Envoy's
+    # 401, for deployments where every client holds a real token.
+    invalid_token: Literal["default_tier", "reject"] = "default_tier"
 
 
 class EnvoyConfig(_Model):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
 from tests.integration.conftest import chat, token
+from triage.config import load_config
 from triage.sim.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -81,9 +84,19 @@ def test_routing_free_tier_never_reaches_premium(client: httpx.Client, stack: Lo
     assert resp.headers["x-triage-route"] in ("economy", "standard")
 
 
-def test_routing_invalid_token_is_refused_by_envoy(client: httpx.Client) -> None:
-    resp = client.post("/v1/chat/completions", json=chat("hi"), headers={"authorization": "Bearer not-a-jwt"})
-    assert resp.status_code == 401
+def test_routing_invalid_token_is_refused_when_configured(tmp_path: Path) -> None:
+    base = load_config()
+    assert base.envoy.jwt is not None
+    jwt = base.envoy.jwt.model_copy(update={"invalid_token": "reject"})
+    config = base.model_copy(update={"envoy": base.envoy.model_copy(update={"jwt": jwt})})
+    with (
+        LocalStack(config=config, workdir=tmp_path / "s") as stack,
+        httpx.Client(base_url=stack.envoy_url, timeout=60) as c,
+    ):
+        resp = c.post("/v1/chat/completions", json=chat("hi"), headers={"authorization": "Bearer not-a-jwt"})
+        assert resp.status_code == 401
+        ok = c.post("/v1/chat/completions", json=chat("hi"), headers={"authorization": f"Bearer {token('pro')}"})
+        assert ok.status_code == 200
 
 
 def test_routing_other_paths_pass_through_to_the_default_route(client: httpx.Client, stack: LocalStack) -> None:

@@ -256,7 +256,10 @@ def _jwt_filter(cfg: TriageConfig) -> dict[str, Any] | None:
         jwks = {"filename": jwt.jwks_file}
     requirement: dict[str, Any] = {"provider_name": JWT_PROVIDER}
     if not jwt.required:
-        requirement = {"requires_any": {"requirements": [requirement, {"allow_missing": {}}]}}
+        # A verified token still puts its claims in metadata; a missing one (and with ``default_tier`` a failed
+        # one) lets the request through with none, so on the default tier.
+        fallback = "allow_missing" if jwt.invalid_token == "reject" else "allow_missing_or_failed"
+        requirement = {"requires_any": {"requirements": [requirement, {fallback: {}}]}}
     return _filter(
         "envoy.filters.http.jwt_authn",
         "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",

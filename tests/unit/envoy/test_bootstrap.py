@@ -240,10 +240,20 @@ def test_build_bootstrap_jwt_inline_keys_in_metadata() -> None:
     assert "requires_any" not in jwt["rules"][0]["requires"]
 
 
-def test_build_bootstrap_jwt_optional_allows_missing_tokens() -> None:
+def test_build_bootstrap_jwt_optional_lets_missing_and_failed_tokens_through_by_default() -> None:
     jwt = _filter(build_bootstrap(load_config()), "envoy.filters.http.jwt_authn")
     requirements = jwt["rules"][0]["requires"]["requires_any"]["requirements"]
+    assert {"allow_missing_or_failed": {}} in requirements
+    assert {"provider_name": "triage_jwt"} in requirements  # a verified token still puts its claims in metadata
+
+
+def test_build_bootstrap_jwt_can_reject_failed_tokens() -> None:
+    data = yaml.safe_load(default_config_text())
+    data["envoy"]["jwt"]["invalid_token"] = "reject"
+    jwt = _filter(build_bootstrap(parse_config(data, "t")), "envoy.filters.http.jwt_authn")
+    requirements = jwt["rules"][0]["requires"]["requires_any"]["requirements"]
     assert {"allow_missing": {}} in requirements
+    assert {"allow_missing_or_failed": {}} not in requirements
 
 
 def test_render_bootstrap_is_yaml_of_build_bootstrap() -> None:
