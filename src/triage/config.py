@@ -441,21 +441,38 @@ def parse_config(data: Any, source: str = "configuration") -> TriageConfig:
 
 
 def load_config(path: str | Path | None = None) -> TriageConfig:
-    """Load ``path``, or the embedded default configuration when ``path`` is None."""
+    """Load ``path``, or the embedded default configuration when ``path`` is None.
+
+    Every way a file can be wrong ends as one ``ConfigError`` naming the file: unreadable, not UTF-8, not YAML
+    (with the line), nested too deep, or invalid settings (all of them at once)."""
     if path is None:
-        text = default_config_text()
+        raw = default_config_text().encode("utf-8")
         source = f"<embedded {DEFAULT_CONFIG_NAME}>"
     else:
         source = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            raw = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(["no such file"], source) from None
         except OSError as err:
             raise ConfigError([f"cannot read: {err.strerror or err}"], source) from None
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ConfigError(
+            [f"line {line}: not UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start})"], source
+        ) from None
+    try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ConfigError([f"not valid YAML: {err}"], source) from None
-    return parse_config(data, source)
+        raise ConfigError([f"not valid YAML: {str(err).replace('<unicode string>', source)}"], source) from None
+    except RecursionError:
+        raise ConfigError(["not a usable YAML document: nested too deeply"], source) from None
+    try:
+        return parse_config(data, source)
+    except RecursionError:
+        raise ConfigError(["settings nested too deeply"], source) from None
 
 
 def default_config_text() -> str:

@@ -30,8 +30,11 @@ class ConfigError(TriageError):
     def __init__(self, problems: Sequence[str], source: str = "configuration") -> None:
         self.problems = tuple(problems)
         self.source = source
+        if len(self.problems) == 1:  # one problem (a missing file, a YAML error) reads best on one line
+            super().__init__(f"{source}: {self.problems[0]}")
+            return
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
+        super().__init__(f"{source}: {len(self.problems)} problems\n{lines}")
 
 
 class ModelLoadError(TriageError):

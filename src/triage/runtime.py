@@ -49,6 +49,8 @@ class RuntimeHolder:
         self.current = runtime
         self._path = Path(path) if path is not None else None
         self._stamp = self._file_stamp()
+        self.rejected = 0  # reloads refused (an invalid file), counted
+        self.failures = 0  # reload attempts that failed in any other way; the watch goes on
 
     def _file_stamp(self) -> tuple[int, int] | None:
         if self._path is None:
@@ -73,6 +75,7 @@ class RuntimeHolder:
         try:
             config = load_config(self._path)
         except ConfigError as err:
+            self.rejected += 1
             log.error("configuration reload rejected, keeping the running one:\n%s", err)
             return False
         old = self.current.config
@@ -86,7 +89,12 @@ class RuntimeHolder:
         return True
 
     async def watch(self, interval_s: float = 1.0) -> None:
-        """Poll the file every ``interval_s`` until cancelled."""
+        """Poll the file every ``interval_s`` until cancelled. Nothing a file or a reload does stops the watch:
+        a failure is logged with its traceback, counted, and the next change is read as usual."""
         while True:
             await asyncio.sleep(interval_s)
-            self.reload_if_changed()
+            try:
+                self.reload_if_changed()
+            except Exception:  # a reload must never end the watch (the kill switch is a file edit)
+                self.failures += 1
+                log.exception("configuration reload failed, keeping the running one; still watching %s", self._path)

@@ -323,7 +323,7 @@ def test_config_error_message_lists_every_problem() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(_with(MINIMAL, ("default_route", "a"), ("policy.task_bias", {"b": 1})), source="my.yaml")
     text = str(info.value)
-    assert text.startswith("my.yaml: 2 problem(s)")
+    assert text.startswith("my.yaml: 2 problems")
     for problem in info.value.problems:
         assert f"  - {problem}" in text
     assert info.value.source == "my.yaml"
@@ -343,13 +343,32 @@ def test_parse_config_rejects_out_of_range_port(address: str) -> None:
 # -- files ----------------------------------------------------------------------------------------
 
 
-def test_load_config_unreadable_file(tmp_path: Path) -> None:
+def test_load_config_missing_file_says_so_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "missing.yaml"
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.source == str(path)
-    assert len(info.value.problems) == 1
-    assert info.value.problems[0].startswith("cannot read:")
+    assert info.value.problems == ("no such file",)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"version: 1\nrouting: caf\xe9\n", "line 2: not UTF-8 (byte 0xe9"),
+        (b"\xff\xfeversion: 1\n", "line 1: not UTF-8"),
+        (b"a: " + b"[" * 3000 + b"]" * 3000 + b"\n", "nested too deeply"),
+        (b"routes: [unclosed\n", "not valid YAML"),
+    ],
+    ids=["latin-1-byte", "utf-16-bom", "nested-3000-deep", "yaml-error"],
+)
+def test_load_config_every_bad_file_is_a_config_error_naming_it(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "triage.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.source == str(path)
+    assert expected in info.value.problems[0]
+    assert "<unicode string>" not in str(info.value)
 
 
 def test_load_config_directory_is_unreadable(tmp_path: Path) -> None:
@@ -381,7 +400,7 @@ def test_load_config_reports_the_file_as_source(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.source == str(path)
-    assert str(info.value).startswith(f"{path}: 1 problem(s)")
+    assert str(info.value).startswith(f"{path}: default_route")  # one problem: one line
 
 
 # -- triage check-config --------------------------------------------------------------------------
@@ -416,7 +435,7 @@ def test_cli_check_config_bad_file_lists_every_problem(tmp_path: Path, capsys: p
     assert main(["check-config", str(path)]) == 1
     out, err = capsys.readouterr()
     assert "OK" not in out
-    assert "3 problem(s)" in err
+    assert "3 problems" in err
     for fragment in (
         "default_route: unknown route 'nowhere'",
         "tiers.pro.routes.0: unknown route 'ghost'",
@@ -427,7 +446,7 @@ def test_cli_check_config_bad_file_lists_every_problem(tmp_path: Path, capsys: p
 
 @pytest.mark.parametrize(
     ("content", "fragment"),
-    [(None, "cannot read"), ("a: [b\n", "not valid YAML"), ("- x\n", "expected a mapping")],
+    [(None, "c.yaml: no such file\n"), ("a: [b\n", "not valid YAML"), ("- x\n", "expected a mapping")],
     ids=["missing-file", "invalid-yaml", "top-level-list"],
 )
 def test_cli_check_config_unloadable_file(
