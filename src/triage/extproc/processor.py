@@ -141,6 +141,7 @@ class Processor:
         self._strip: list[str] = []
         self._defer = defer
         self._after: list[Callable[[], None]] = []
+        self._parsed: ParsedRequest | None = None  # set between parsing the body and replying to it
 
     # -- dispatch ---------------------------------------------------------------------------------
 
@@ -249,6 +250,7 @@ class Processor:
             parsed = parse_request(data, self._spec, self._content_type)
         except ClientError as err:
             return self._reply_outcome(outcome_for(err), "request_body")
+        self._parsed = parsed
         unhealthy = self.rt.health.ejected
         outcome = policy.plan(parsed.input, self._tier, self.rt.config, unhealthy)
         scores: Scores | None = None
@@ -264,7 +266,9 @@ class Processor:
                 Reject(outcome.status, outcome.error_type, outcome.code, outcome.message, outcome.reason),
                 "request_body",
             )
-        return self._route(parsed, outcome)
+        reply = self._route(parsed, outcome)
+        self._parsed = None
+        return reply
 
     async def _classify(self, parsed: ParsedRequest) -> tuple[Scores | None, policy.Fault | None]:
         if self.rt.config.classifier.inference == "inline":
@@ -373,6 +377,8 @@ class Processor:
 
     def _fail_open(self, reason: policy.Fault, phase: str) -> ep.ProcessingResponse:
         """Let the request continue on the default route; never leave a message unanswered."""
+        if phase == "request_body" and self._parsed is not None:
+            return self._fail_open_parsed(self._parsed, reason)
         rec = self._record
         if rec is not None and rec.route is None:
             rec.route = self.rt.config.default_route
@@ -391,6 +397,37 @@ class Processor:
         if phase == "response_body":
             return mu.response_body()
         return mu.trailers(phase)
+
+    def _fail_open_parsed(self, parsed: ParsedRequest, reason: policy.Fault) -> ep.ProcessingResponse:
+        """The rule for an internal fault after the body was parsed: it never goes upstream as the client sent it
+        (that would skip the tier's caps and the route's model). The default route's decision is applied like any
+        other, body rewrite included; if even that fails, the client gets a 500 and no provider is called."""
+        self._parsed = None  # one try
+        rec = self._record
+        try:
+            decision = policy.decide_classified(
+                parsed.input, None, self._tier, self.rt.config, fault=reason, unhealthy=self.rt.health.ejected
+            )
+            if not isinstance(decision, policy.Decision):
+                raise TypeError("a fail-open decision must route")
+            if rec is not None:  # what is really done replaces what was decided before the fault
+                self._note_decision(parsed, decision, None, rec.router_latency_us or 0)
+            return self._route(parsed, decision)
+        except Exception:
+            log.exception("could not apply the fail-open decision; refusing the request instead of forwarding it")
+            if rec is not None:
+                rec.reason = reason
+            return self._reply_outcome(
+                Reject(
+                    500,
+                    "api_error",
+                    "internal_error",
+                    "Triage could not apply its routing decision to this request, so it was not sent to any "
+                    "provider. Retry; if it persists, report the x-triage-decision-id.",
+                    reason,
+                ),
+                "request_body",
+            )
 
     def _fallback_reply(self, kind: str | None, err: Exception) -> ep.ProcessingResponse:
         outcome = outcome_for(err)

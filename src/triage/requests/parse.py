@@ -7,6 +7,7 @@ part by part and sizes are sums of string lengths.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,38 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: a number no JSON encoder can write back
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _reencodable(body: bytes, doc: Any) -> Any:
+    """``doc`` if Triage can write it back exactly as it must be forwarded, else the ``ClientError`` saying why.
+
+    ``json.loads`` is more lenient than the request path may be: it decodes UTF-16/32 and lone surrogates
+    (``\\ud800``, raw ``ED A0 80``), and accepts integers and nesting depths that no body rewrite can encode.
+    A body Triage could not rewrite would reach the provider as the client sent it, past the tier's caps."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidRequest(
+            f"The request body is not valid UTF-8 (byte {err.start}); JSON must be UTF-8 encoded.",
+            "invalid_encoding",
+        ) from None
+    try:
+        orjson.dumps(doc)
+    except orjson.JSONEncodeError as err:
+        if "surrogates" in str(err) or "UTF-8" in str(err):
+            raise InvalidRequest(
+                "The request body contains a lone UTF-16 surrogate (e.g. \\ud800), which is not valid Unicode text.",
+                "invalid_encoding",
+            ) from None
+        raise InvalidRequest(f"The request body cannot be processed: {err}", "invalid_json") from None
+    return doc
+
+
 def decode_json(body: bytes, content_type: str | None = None) -> Any:
     """Decode ``body`` as JSON or raise the ``ClientError`` that explains why not."""
     if not body.strip():
@@ -48,10 +81,12 @@ def decode_json(body: bytes, content_type: str | None = None) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as err:
         first_error = str(err)
-    try:  # a second opinion for what orjson does not support; NaN and Infinity stay invalid
-        return json.loads(body, parse_constant=_reject_constant)
+    try:  # a second opinion for what orjson does not support (deep nesting); NaN and Infinity stay invalid
+        doc = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):
         pass
+    else:
+        return _reencodable(body, doc)
     if not _is_json_type(content_type):
         raise UnsupportedMediaType(
             f"Content-Type {content_type!r} is not supported; send a JSON body with 'Content-Type: application/json'.",

@@ -505,8 +505,23 @@ async def test_processor_fail_open_uses_the_tier_first_route_when_default_not_al
         (b"   ", "application/json", 400, "empty_body"),
         (b"\xff\xfe\xfd", "application/json", 400, "invalid_encoding"),
         (b"hello there", "text/plain", 415, "unsupported_media_type"),
+        (chat("hi \ud800", max_tokens=100000), "application/json", 400, "invalid_encoding"),
+        (chat("hi").replace(b"hi", b"hi \xed\xa0\x80"), "application/json", 400, "invalid_encoding"),
+        (chat("hi").decode().encode("utf-16"), "application/json", 400, "invalid_encoding"),
+        (chat("hi").replace(b'"model"', b'"max_tokens": 1e400, "model"'), "application/json", 400, "invalid_json"),
     ],
-    ids=["malformed-json", "no-messages", "not-an-object", "whitespace", "not-utf8", "not-json-415"],
+    ids=[
+        "malformed-json",
+        "no-messages",
+        "not-an-object",
+        "whitespace",
+        "not-utf8",
+        "not-json-415",
+        "escaped-lone-surrogate",
+        "raw-lone-surrogate",
+        "utf16-with-bom",
+        "number-out-of-range",
+    ],
 )
 async def test_processor_bad_body_gets_an_immediate_error(
     harness: Harness, spans: InMemorySpanExporter, body: bytes, content_type: str, status: int, code: str
@@ -528,6 +543,55 @@ async def test_processor_bad_body_gets_an_immediate_error(
     assert span.status.status_code == StatusCode.ERROR
     processor.close()
     assert len(harness.records()) == 1
+
+
+async def test_processor_a_fault_after_parsing_never_forwards_the_clients_body(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from triage.extproc import processor as processor_module
+
+    harness = make_harness(tiers={"free": {"routes": ["economy", "premium"], "max_output_tokens": 1024}})
+    real = processor_module.rewrite_body
+    calls = {"n": 0}
+
+    def fails_once(*args: Any, **kwargs: Any) -> bytes | None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("rewrite exploded")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(processor_module, "rewrite_body", fails_once)
+    processor = harness.processor()
+    await processor.process(request_headers())
+    headers, body, _ = routed(await processor.process(request_body(chat(max_tokens=100000))))
+    assert headers["x-triage-route"] == "economy"  # the default route ...
+    assert body is not None
+    assert body["model"] == "llama-3.1-8b"  # ... with its own model, not the client's
+    assert body["max_tokens"] == 1024  # ... and the tier's cap
+    processor.close()
+    record = harness.record()
+    assert (record["route"], record["reason"]) == ("economy", "error")
+
+
+async def test_processor_when_no_safe_body_can_be_built_the_client_gets_a_500_and_no_provider_is_called(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from triage.extproc import processor as processor_module
+
+    def always_fails(*args: Any, **kwargs: Any) -> bytes | None:
+        raise RuntimeError("rewrite exploded")
+
+    monkeypatch.setattr(processor_module, "rewrite_body", always_fails)
+    harness = make_harness()
+    processor = harness.processor()
+    await processor.process(request_headers())
+    reply = await processor.process(request_body(chat(max_tokens=100000)))
+    assert reply.WhichOneof("response") == "immediate_response"
+    assert reply.immediate_response.status.code == 500
+    assert json.loads(reply.immediate_response.body)["error"]["code"] == "internal_error"
+    processor.close()
+    record = harness.records()[-1]
+    assert record["status"] == 500
 
 
 async def test_processor_json_body_with_wrong_content_type_is_routed(harness: Harness) -> None:
