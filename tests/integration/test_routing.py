@@ -95,8 +95,34 @@ def test_routing_invalid_token_is_refused_when_configured(tmp_path: Path) -> Non
     ):
         resp = c.post("/v1/chat/completions", json=chat("hi"), headers={"authorization": "Bearer not-a-jwt"})
         assert resp.status_code == 401
+        assert resp.headers["content-type"] == "application/json"  # Envoy's own reply, OpenAI-style
+        assert resp.json()["error"]["type"] == "authentication_error"
+        assert resp.json()["error"]["code"] == "invalid_token"
+        messages = {"model": "auto", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+        resp = c.post("/v1/messages", json=messages, headers={"authorization": "Bearer not-a-jwt"})
+        assert resp.status_code == 401
+        assert resp.json()["type"] == "error"  # Anthropic-style on the Messages API
+        assert resp.json()["error"]["type"] == "authentication_error"
         ok = c.post("/v1/chat/completions", json=chat("hi"), headers={"authorization": f"Bearer {token('pro')}"})
         assert ok.status_code == 200
+
+
+def test_routing_envoys_own_errors_are_json_in_the_clients_api_style(client: httpx.Client) -> None:
+    too_big = b"x" * (17 * 1024 * 1024)  # over Envoy's 16 MB buffer: Envoy answers before Triage sees it
+    resp = client.post("/v1/chat/completions", content=too_big, headers={"content-type": "application/json"})
+    assert resp.status_code == 413
+    assert resp.headers["content-type"] == "application/json"
+    assert resp.json()["error"]["code"] == "request_too_large"
+    resp = client.post("/v1/messages", content=too_big, headers={"content-type": "application/json"})
+    assert resp.status_code == 413
+    assert resp.json()["type"] == "error"
+    assert resp.json()["error"]["type"] == "invalid_request_error"
+    bad = client.post("/v1/messages", content=b'{"model":', headers={"content-type": "application/json"})
+    assert bad.status_code == 400  # Triage's own error, Anthropic-style too
+    assert bad.json() == {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": bad.json()["error"]["message"]},
+    }
 
 
 def test_routing_other_paths_pass_through_to_the_default_route(client: httpx.Client, stack: LocalStack) -> None:

@@ -444,27 +444,59 @@ def _grpc_cluster(name: str, address: str) -> dict[str, Any]:
     }
 
 
-def _local_replies() -> dict[str, Any]:
-    """Envoy's own failures (no healthy upstream, timeouts, retries exhausted, ...) as OpenAI-style JSON.
+# Envoy's own replies (jwt_authn's 401, a body over the buffer limit, no healthy upstream, timeouts, ...) by kind:
+# (CEL condition beyond "Envoy's own error", OpenAI-style error type, code; None: Envoy's response code details).
+_LOCAL_REPLY_KINDS: tuple[tuple[str, str, str | None], ...] = (
+    ("response.code == 401", "authentication_error", "invalid_token"),
+    ("response.code == 403", "permission_error", None),
+    ("response.code == 413", "invalid_request_error", "request_too_large"),
+    ("response.code < 500", "invalid_request_error", None),
+    ("true", "upstream_error", None),
+)
+# Triage's own replies carry response code details starting with this, and are JSON already.
+_ENVOY_OWN_ERROR = 'response.code >= 400 && !response.code_details.startsWith("triage_")'
+_ANTHROPIC_PATH = 'request.path.contains("/v1/messages")'
 
-    Only replies with a response flag are reformatted: Triage's own errors already are JSON and carry none.
-    """
-    body = {
-        "error": {
-            "message": "%LOCAL_REPLY_BODY%",
-            "type": "upstream_error",
-            "param": None,
-            "code": "%RESPONSE_CODE_DETAILS%",
+
+def _cel(expression: str) -> dict[str, Any]:
+    return {
+        "extension_filter": {
+            "name": "envoy.access_loggers.extension_filters.cel",
+            "typed_config": {
+                "@type": _T + "envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+                "expression": expression,
+            },
         }
     }
-    return {
-        "mappers": [
-            {
-                "filter": {"response_flag_filter": {}},
-                "body_format_override": {"json_format": body, "content_type": "application/json"},
-            }
-        ]
-    }
+
+
+def _local_replies() -> dict[str, Any]:
+    """Every error reply Envoy makes itself as JSON in the client's API style: Anthropic's
+    ``{"type": "error", "error": {...}}`` on ``/v1/messages``, OpenAI's ``{"error": {...}}`` everywhere else.
+
+    Triage's own replies are left alone: they are JSON already and their response code details start with
+    ``triage_``. The message is Envoy's own text; the code is the kind of failure (or Envoy's details).
+    """
+    mappers = []
+    for anthropic in (True, False):
+        for condition, error_type, code in _LOCAL_REPLY_KINDS:
+            code_text = code if code is not None else "%RESPONSE_CODE_DETAILS%"
+            if anthropic:
+                body: dict[str, Any] = {"type": "error", "error": {"type": error_type, "message": "%LOCAL_REPLY_BODY%"}}
+            else:
+                body = {
+                    "error": {"message": "%LOCAL_REPLY_BODY%", "type": error_type, "param": None, "code": code_text}
+                }
+            expression = f"{_ENVOY_OWN_ERROR} && ({condition})"
+            if anthropic:
+                expression += f" && {_ANTHROPIC_PATH}"
+            mappers.append(
+                {
+                    "filter": _cel(expression),
+                    "body_format_override": {"json_format": body, "content_type": "application/json"},
+                }
+            )
+    return {"mappers": mappers}
 
 
 def _tracing(cfg: TriageConfig) -> dict[str, Any] | None:

@@ -100,8 +100,16 @@ def route(
     return ep.ProcessingResponse(request_body=ep.BodyResponse(response=common), dynamic_metadata=struct(metadata))
 
 
-def error_body(error_type: str, code: str, message: str) -> bytes:
-    """An OpenAI-style error document."""
+# Anthropic's error types for the OpenAI-style ones Triage uses (its API has no quota type: a budget is a rate limit).
+_ANTHROPIC_ERROR_TYPES = {"insufficient_quota": "rate_limit_error"}
+
+
+def error_body(error_type: str, code: str, message: str, style: str = "openai") -> bytes:
+    """An error document in the client's API style: OpenAI's ``{"error": {message, type, param, code}}``, or
+    Anthropic's ``{"type": "error", "error": {type, message}}`` (``style="anthropic"``)."""
+    if style == "anthropic":
+        kind = _ANTHROPIC_ERROR_TYPES.get(error_type, error_type)
+        return orjson.dumps({"type": "error", "error": {"type": kind, "message": message}})
     return orjson.dumps({"error": {"message": message, "type": error_type, "param": None, "code": code}})
 
 
@@ -112,14 +120,15 @@ def reject(
     message: str,
     headers: Mapping[str, str],
     metadata: Mapping[str, Any] | None = None,
+    style: str = "openai",
 ) -> ep.ProcessingResponse:
-    """Answer the client directly with an OpenAI-style JSON error; no provider is called."""
+    """Answer the client directly with a JSON error in its API's style (``error_body``); no provider is called."""
     all_headers = {"content-type": "application/json", **headers}
     return ep.ProcessingResponse(
         immediate_response=ep.ImmediateResponse(
             status=http_status_pb2.HttpStatus(code=status),
             headers=_header_mutation(all_headers),
-            body=error_body(error_type, code, message),
+            body=error_body(error_type, code, message, style),
             details=f"triage_{code}",
         ),
         dynamic_metadata=struct(metadata) if metadata else None,

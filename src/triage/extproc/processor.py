@@ -372,6 +372,7 @@ class Processor:
                 outcome.code,
                 outcome.message,
                 {ct.HEADER_DECISION_ID: decision_id},
+                style=self._spec.usage if self._spec is not None else "openai",  # the errors of the client's API
             )
         return self._fail_open(outcome.reason, phase)
 

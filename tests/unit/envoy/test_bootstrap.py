@@ -309,3 +309,15 @@ def test_render_bootstrap_quotes_values_envoy_would_read_as_booleans() -> None:
     text = render_bootstrap(parse_config(data))
     assert '"n"' in text
     assert yaml.safe_load(text) == build_bootstrap(parse_config(data))
+
+
+def test_build_bootstrap_formats_every_envoy_error_as_json_but_leaves_triages_own_replies_alone() -> None:
+    hcm = build_bootstrap(load_config())["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    mappers = hcm["typed_config"]["local_reply_config"]["mappers"]
+    expressions = [m["filter"]["extension_filter"]["typed_config"]["expression"] for m in mappers]
+    assert all('!response.code_details.startsWith("triage_")' in e for e in expressions)
+    anthropic = [m for m, e in zip(mappers, expressions, strict=True) if "/v1/messages" in e]
+    assert anthropic
+    assert all(m["body_format_override"]["json_format"]["type"] == "error" for m in anthropic)
+    assert expressions[-1].endswith("(true)")  # the last one catches every other Envoy error
+    assert all(m["body_format_override"]["content_type"] == "application/json" for m in mappers)
