@@ -50,10 +50,73 @@ _T = "type.googleapis.com/"
 _HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 # Per attempt: the model this provider expects, from the decision (triage:models[<cluster>]), or the
-# cluster's own default when Triage did not decide (it failed open). content-length is always recomputed:
-# a header set by an earlier attempt's filter persists into the next attempt, the body does not.
+# cluster's own default when Triage did not decide (it failed open). Only the top-level "model" changes: a body
+# Triage rewrote starts with it (the fast path); any other body is scanned as JSON (strings with their escapes,
+# nesting) for the top-level key, so a nested "model" or one inside a string is never touched. The new name is
+# written as a JSON string. content-length is always recomputed: a header set by an earlier attempt's filter
+# persists into the next attempt, the body does not.
 _LUA_MODEL = """local CLUSTER = %(cluster)s
 local DEFAULT_MODEL = %(model)s
+
+local function string_end(text, i)
+  -- text:byte(i) is the opening quote of a JSON string: the index of its closing quote
+  local n = #text
+  local j = i + 1
+  while j <= n do
+    local d = text:byte(j)
+    if d == 92 then j = j + 2 elseif d == 34 then return j else j = j + 1 end
+  end
+  return nil
+end
+
+local function top_level_model(text)
+  -- the first and last index of the top-level "model" value when it is a string, else nil
+  if text:sub(1, 10) == '{"model":"' then
+    local e = string_end(text, 10)
+    if e ~= nil then return 10, e end
+  end
+  local n, depth, i, expect_key = #text, 0, 1, false
+  while i <= n do
+    local c = text:byte(i)
+    if c == 34 then
+      local j = string_end(text, i)
+      if j == nil then return nil end
+      if depth == 1 and expect_key then
+        local key = text:sub(i + 1, j - 1):gsub("\\\\u00(%%x%%x)", function(h) return string.char(tonumber(h, 16)) end)
+        local k = j + 1
+        while k <= n and text:byte(k) ~= 58 do k = k + 1 end
+        k = k + 1
+        while k <= n and (text:byte(k) == 32 or text:byte(k) == 9 or text:byte(k) == 10 or text:byte(k) == 13) do
+          k = k + 1
+        end
+        if key == "model" then
+          if text:byte(k) ~= 34 then return nil end
+          local e = string_end(text, k)
+          if e == nil then return nil end
+          return k, e
+        end
+        expect_key = false
+        i = k
+      else
+        i = j + 1
+      end
+    elseif c == 123 or c == 91 then
+      depth = depth + 1
+      expect_key = (c == 123 and depth == 1)
+      i = i + 1
+    elseif c == 125 or c == 93 then
+      depth = depth - 1
+      i = i + 1
+    elseif c == 44 then
+      if depth == 1 then expect_key = true end
+      i = i + 1
+    else
+      i = i + 1
+    end
+  end
+  return nil
+end
+
 function envoy_on_request(handle)
   local body = handle:body()
   if body == nil then return end
@@ -61,10 +124,16 @@ function envoy_on_request(handle)
   local model = DEFAULT_MODEL
   local md = handle:streamInfo():dynamicMetadata():get("%(namespace)s")
   if md ~= nil and md["models"] ~= nil and md["models"][CLUSTER] ~= nil then model = md["models"][CLUSTER] end
-  local out, n = string.gsub(text, '"model"%%s*:%%s*"[^"]*"', '"model":"' .. model .. '"', 1)
-  if n == 1 and out ~= text then
-    body:setBytes(out)
-    text = out
+  if model ~= nil then
+    local s, e = top_level_model(text)
+    if s ~= nil then
+      local quoted = '"' .. model:gsub('[\\\\"]', '\\\\%%0') .. '"'
+      local out = text:sub(1, s - 1) .. quoted .. text:sub(e + 1)
+      if out ~= text then
+        body:setBytes(out)
+        text = out
+      end
+    end
   end
   handle:headers():replace("content-length", tostring(#text))
 end
@@ -355,8 +424,6 @@ def _upstream_filters(cfg: TriageConfig, name: str, cluster: ClusterConfig) -> l
         "model": json.dumps(model) if model is not None else "nil",
         "namespace": METADATA_NAMESPACE,
     }
-    if model is None:  # not in any chain: nothing to rewrite to, only keep content-length right
-        code = code.replace("  local out, n", "  if model == nil then return end\n  local out, n")
     filters.append(
         _filter(
             "envoy.filters.http.lua",

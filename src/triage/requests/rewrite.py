@@ -27,8 +27,8 @@ def rewrite_body(
     doc: dict[str, Any] = parsed.doc
     spec = parsed.spec
     changed = False
-    if model is not None and doc.get("model") != model:
-        # "model" goes first: the per-attempt filter in Envoy rewrites the first "model" key it meets.
+    if model is not None and (doc.get("model") != model or next(iter(doc), None) != "model"):
+        # "model" goes first: the per-attempt filter in Envoy then finds the top-level key without a scan.
         doc = {"model": model, **{k: v for k, v in doc.items() if k != "model"}}
         parsed.doc = doc
         changed = True
