@@ -362,6 +362,14 @@ def _cross_reference_problems(cfg: TriageConfig) -> list[str]:
         if name not in routes:
             problems.append(f"{where}: unknown route {name!r} (routes: {', '.join(sorted(routes))})")
 
+    for tname, tier in cfg.tiers.items():
+        per_try, budget = tier.per_try_timeout_ms, tier.timeout_ms
+        if per_try is not None and budget is not None and per_try >= budget:
+            problems.append(
+                f"tiers.{tname}.per_try_timeout_ms: {per_try} is not below the tier's timeout_ms ({budget}): a hung "
+                "provider would use the whole budget and the chain could never fail over; leave it out to derive a "
+                "share of timeout_ms per step"
+            )
     for rname, route in cfg.routes.items():
         for i, entry in enumerate(route.chain):
             if entry.cluster not in clusters:

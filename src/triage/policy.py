@@ -113,6 +113,18 @@ class _Request:
         steps.sort(key=lambda i: chain[i].cluster in self.unhealthy)  # stable: healthy first
         return tuple(steps)
 
+    def per_try_timeout_ms(self, steps: int) -> int | None:
+        """The per-attempt budget: the tier's own, else a share of the tier's budget that leaves room for every
+        step of the chain (a hung provider then fails over in time), when that is below ``retries``' default;
+        None: Envoy's route default applies."""
+        tier = self.tier
+        if tier.per_try_timeout_ms is not None:
+            return tier.per_try_timeout_ms
+        if tier.timeout_ms is None or steps < 2:
+            return None
+        share = tier.timeout_ms // steps
+        return share if share < self.config.retries.per_try_timeout_ms else None
+
     def decision(
         self, route: str, reason: Reason, *, score: float | None = None, threshold: float | None = None
     ) -> Decision:
@@ -134,7 +146,7 @@ class _Request:
             strong_score=score,
             threshold=threshold,
             timeout_ms=tier.timeout_ms,
-            per_try_timeout_ms=tier.per_try_timeout_ms,
+            per_try_timeout_ms=self.per_try_timeout_ms(len(steps)),
             max_tokens_cap=tier.max_output_tokens,
             estimated_cost_usd=estimate,
         )

@@ -179,6 +179,23 @@ def test_failover_slow_provider_gets_504_at_the_tier_budget(fstack: LocalStack) 
     assert record["tier"] == "hurry"
 
 
+def test_failover_a_hung_primary_fails_over_within_the_tier_budget(fstack: LocalStack) -> None:
+    fstack.providers["small"].latency_s = 10.0  # the first step hangs; the others answer at once
+    lost = 0
+    for _ in range(3):
+        started = time.monotonic()
+        resp = send(fstack, "hurry")  # tier budget 1500 ms over a 3-step chain: 500 ms per attempt
+        elapsed = time.monotonic() - started
+        if resp.status_code != 200:
+            lost += 1
+            continue
+        assert elapsed < 1.5
+        record = fstack.wait_for_decision(resp.headers["x-triage-decision-id"])
+        assert record["cluster"] == "medium"
+        assert record["attempts"] == 2
+    assert lost == 0
+
+
 def _last_decision(stack: LocalStack) -> str:
     return str(stack.decisions()[-1]["decision_id"])
 

@@ -459,6 +459,14 @@ def test_cli_check_config_unloadable_file(
     assert fragment in capsys.readouterr().err
 
 
+def test_parse_config_rejects_a_per_try_timeout_that_leaves_no_room_to_fail_over() -> None:
+    data = yaml.safe_load(default_config_text())
+    data["tiers"]["free"]["per_try_timeout_ms"] = data["tiers"]["free"]["timeout_ms"]
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    assert any(p.startswith("tiers.free.per_try_timeout_ms:") and "fail" in p for p in info.value.problems)
+
+
 def test_parse_config_without_tiers_allows_every_route_on_the_default_tier() -> None:
     cfg = parse_config(_with(MINIMAL, ("tiers", ...)))
     name, tier = cfg.tier("anything")

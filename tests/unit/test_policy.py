@@ -298,6 +298,26 @@ def test_decide_classified_carries_score_threshold_and_tier_limits() -> None:
     assert (out.timeout_ms, out.max_tokens_cap) == (30000, 256)
 
 
+@pytest.mark.parametrize(
+    ("tier", "p_strong", "overrides", "expected"),
+    [
+        ("std", 0.5, {}, 15000),  # mid: 2 steps in a 30 s budget
+        ("std", 0.1, {}, None),  # cheap: one step, the whole budget is its own
+        ("solo", 0.5, {}, 2500),  # tier-forced, 2 steps in 5 s
+        ("nocheap", 0.5, {}, None),  # no tier budget: Envoy's route default
+        ("std", 0.5, {"tiers": {"std": {"per_try_timeout_ms": 9000}}}, 9000),  # the tier's own wins
+        ("std", 0.5, {"retries": {"per_try_timeout_ms": 10000}}, None),  # the default already fits
+    ],
+    ids=["derived", "one-step", "forced", "no-budget", "tier-own", "default-fits"],
+)
+def test_decide_per_try_timeout_leaves_room_for_every_step_of_the_chain(
+    tier: str, p_strong: float, overrides: dict[str, Any], expected: int | None
+) -> None:
+    out = decide(make_input(), make_scores(p_strong), tier, make_config(**overrides))
+    assert isinstance(out, Decision)
+    assert out.per_try_timeout_ms == expected
+
+
 def test_decide_tier_without_limits_sets_none() -> None:
     out = decide(make_input(), make_scores(0.5), "nocheap", make_config())
     assert isinstance(out, Decision)

@@ -377,6 +377,7 @@ async def test_processor_routes_a_chat_body(harness: Harness) -> None:
         "x-triage-decision-id": decision_id,
         "x-triage-tier": "free",
         "x-envoy-upstream-rq-timeout-ms": "30000",
+        "x-envoy-upstream-rq-per-try-timeout-ms": "15000",  # half the budget per step: a hung one fails over
         "x-envoy-max-retries": "1",  # the premium chain has two steps
         "content-length": headers["content-length"],
     }
