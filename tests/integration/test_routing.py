@@ -125,8 +125,17 @@ def test_routing_envoys_own_errors_are_json_in_the_clients_api_style(client: htt
     }
 
 
-def test_routing_other_paths_pass_through_to_the_default_route(client: httpx.Client, stack: LocalStack) -> None:
+def test_routing_models_lists_auto_and_the_routes(client: httpx.Client, stack: LocalStack) -> None:
     resp = client.get("/v1/models")
     assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/json"
+    ids = [m["id"] for m in resp.json()["data"]]
+    assert stack.running_config is not None
+    assert ids == ["auto", *stack.running_config.routes]
+    assert all(not p.attempts for p in stack.providers.values())  # Envoy answers it: no provider called
+
+
+def test_routing_other_paths_pass_through_to_the_default_route(client: httpx.Client, stack: LocalStack) -> None:
+    resp = client.get("/v1/files")
     assert "x-triage-decision-id" not in resp.headers
-    assert stack.providers["small"].wait_for_attempts(1)[0].path == "/v1/models"
+    assert stack.providers["small"].wait_for_attempts(1)[0].path == "/v1/files"

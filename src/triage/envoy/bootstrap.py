@@ -286,6 +286,34 @@ def _chain_action(cfg: TriageConfig, route: RouteConfig) -> dict[str, Any]:
     }
 
 
+MODELS_PATH = "/v1/models"
+AUTO_MODEL = "auto"
+
+
+def models_list(cfg: TriageConfig) -> dict[str, Any]:
+    """``GET /v1/models``: what a client may ask for. ``auto`` (Triage picks the route), then each route by name
+    (Triage still decides: the names say what exists); OpenAI's list shape."""
+    data = [{"id": AUTO_MODEL, "object": "model", "created": 0, "owned_by": "triage", "description": "routed"}]
+    for name, route in cfg.routes.items():
+        desc = route.description or " → ".join(f"{e.cluster}/{e.model}" for e in route.chain)
+        data.append({"id": name, "object": "model", "created": 0, "owned_by": "triage", "description": desc})
+    return {"object": "list", "data": data}
+
+
+def _models_route(cfg: TriageConfig) -> dict[str, Any]:
+    return {
+        "name": "triage_models",
+        "match": {"path": MODELS_PATH, "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]},
+        "direct_response": {"status": 200, "body": {"inline_string": json.dumps(models_list(cfg))}},
+        "response_headers_to_add": [
+            {
+                "header": {"key": "content-type", "value": "application/json"},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
+        ],
+    }
+
+
 def _routes(cfg: TriageConfig) -> list[dict[str, Any]]:
     routes = [
         {
@@ -306,6 +334,7 @@ def _routes(cfg: TriageConfig) -> list[dict[str, Any]]:
         }
         for name, route in cfg.routes.items()
     ]
+    routes.insert(0, _models_route(cfg))  # answered by Envoy itself: no provider, no Triage
     routes.append(
         {"name": "triage_default", "match": {"prefix": "/"}, "route": _chain_action(cfg, cfg.routes[cfg.default_route])}
     )

@@ -59,7 +59,7 @@ def _hcm(boot: dict[str, Any]) -> dict[str, Any]:
 def _routes(boot: dict[str, Any]) -> list[dict[str, Any]]:
     hosts = _hcm(boot)["route_config"]["virtual_hosts"]
     assert len(hosts) == 1
-    routes: list[dict[str, Any]] = hosts[0]["routes"]
+    routes: list[dict[str, Any]] = [r for r in hosts[0]["routes"] if r["name"] != "triage_models"]
     return routes
 
 
@@ -321,3 +321,15 @@ def test_build_bootstrap_formats_every_envoy_error_as_json_but_leaves_triages_ow
     assert all(m["body_format_override"]["json_format"]["type"] == "error" for m in anthropic)
     assert expressions[-1].endswith("(true)")  # the last one catches every other Envoy error
     assert all(m["body_format_override"]["content_type"] == "application/json" for m in mappers)
+
+
+def test_build_bootstrap_answers_models_itself_with_auto_and_the_routes() -> None:
+    config = load_config()
+    (models,) = [
+        r
+        for r in _hcm(build_bootstrap(config))["route_config"]["virtual_hosts"][0]["routes"]
+        if r["name"] == "triage_models"
+    ]
+    assert models["match"]["path"] == "/v1/models"
+    listed = json.loads(models["direct_response"]["body"]["inline_string"])
+    assert [m["id"] for m in listed["data"]] == ["auto", *config.routes]
