@@ -105,6 +105,10 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from triage.explain import explain, format_explanation  # noqa: PLC0415
 
     cfg = _load(args.config)
+    if args.tier is not None and args.tier not in cfg.tiers:
+        known = ", ".join(sorted(cfg.tiers)) or "(none)"
+        print(f"triage explain: unknown tier {args.tier!r} (tiers: {known})", file=sys.stderr)
+        return EXIT_USAGE
     classifier = load_classifier(cfg.classifier)
     out = explain(args.prompt, cfg, classifier, tier=args.tier, system=args.system)
     print(json.dumps(out, ensure_ascii=False) if args.json else format_explanation(out))
@@ -159,7 +163,11 @@ _DELEGATED = {"train": _cmd_train, "eval": _cmd_eval, "calibrate": _cmd_calibrat
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] and argv[0] in _DELEGATED:
-        return _DELEGATED[argv[0]](argparse.Namespace(args=argv[1:]))
+        try:
+            return _DELEGATED[argv[0]](argparse.Namespace(args=argv[1:]))
+        except BrokenPipeError:
+            _quiet_stdout()
+            return EXIT_OK
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -168,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("triage.sim").setLevel(logging.WARNING)
     try:
         return _COMMANDS[args.command](args)
+    except BrokenPipeError:  # `triage explain ... | head`: the reader left; not an error worth a traceback
+        _quiet_stdout()
+        return EXIT_OK
     except ConfigError as err:
         print(f"triage: invalid configuration — {err}", file=sys.stderr)
         return EXIT_FAILURE
@@ -176,6 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not raise BrokenPipeError again."""
+    import os  # noqa: PLC0415
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

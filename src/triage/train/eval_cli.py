@@ -226,14 +226,7 @@ def run_routing(args: argparse.Namespace, out: TextIO | None = None) -> int:
     scores, source = _scores(args, bench.items)
     rep = report(scores, bench.outcomes(), args.points)
     trained_on = _trained_on(args, bench.items)
-    print_report(rep, bench, source, args, out, trained_on)
-    if trained_on:
-        out.write(
-            f"\nnote: the model was trained on {trained_on} of these {len(bench.items)} prompts, so these figures are "
-            "in-sample (memory, not routing quality), and no published number is shown beside them. For held-out "
-            "figures score prompts the model never saw, e.g. `triage train --oof-scores FILE` (every outcome "
-            "source scored by a model fitted without it) then `triage eval routing ... --from-scores FILE`.\n"
-        )
+    # Files first: a reader that stops early (`| head`) must not cost the --json, --scores or --plot output.
     if args.scores is not None:
         from triage.train.scoring import write_scores  # noqa: PLC0415
 
@@ -246,6 +239,14 @@ def run_routing(args: argparse.Namespace, out: TextIO | None = None) -> int:
         from triage.train.plot import plot_routing  # noqa: PLC0415
 
         plot_routing(rep, args.plot, title=f"{bench.name} (n={rep.n}): {source}")
+    print_report(rep, bench, source, args, out, trained_on)
+    if trained_on:
+        out.write(
+            f"\nnote: the model was trained on {trained_on} of these {len(bench.items)} prompts, so these figures are "
+            "in-sample (memory, not routing quality), and no published number is shown beside them. For held-out "
+            "figures score prompts the model never saw, e.g. `triage train --oof-scores FILE` (every outcome "
+            "source scored by a model fitted without it) then `triage eval routing ... --from-scores FILE`.\n"
+        )
     return EXIT_OK
 
 
@@ -255,9 +256,9 @@ def run_tasks(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     rows = load_task_file(args.data)
     metrics = evaluate_tasks(rows, args.model)
-    out.write(format_task_metrics(metrics))
     if args.json is not None:
         args.json.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    out.write(format_task_metrics(metrics))
     return EXIT_OK
 
 
@@ -269,6 +270,8 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_USAGE
     try:
         return run_routing(args) if args.what == "routing" else run_tasks(args)
+    except BrokenPipeError:  # the reader left (`| head`); the caller quiets stdout
+        raise
     except (bm.BenchmarkError, ModelLoadError, OSError, json.JSONDecodeError, KeyError, ValueError) as exc:
         print(f"triage eval {args.what}: {exc}", file=sys.stderr)
         return EXIT_USAGE
