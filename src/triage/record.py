@@ -39,6 +39,7 @@ class DecisionRecord:
     # the outcome
     status: int | None = None
     cluster: str | None = None
+    model_answered: str | None = None  # the model the step that answered was sent (a fallback's own)
     provider: str | None = None
     attempts: int | None = None
     input_tokens: int | None = None

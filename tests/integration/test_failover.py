@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -72,6 +73,19 @@ def test_failover_5xx_moves_to_the_next_provider(fstack: LocalStack, failing: li
     assert record["status"] == 200
     log = _attempt_log(fstack, record["decision_id"], len(failing) + 1)
     assert [(e["cluster"], e["code"]) for e in log] == [(n, 503) for n in failing] + [(answered_by, 200)]
+    assert record["model_answered"] == MODELS[answered_by]
+    entry = _access_entry(fstack, record["decision_id"])
+    assert (entry["model"], entry["model_sent"]) == (MODELS[answered_by], MODELS["small"])  # not the first step's
+
+
+def _access_entry(stack: LocalStack, decision_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for entry in stack.access_entries():
+            if entry.get("decision_id") == decision_id:
+                return entry
+        time.sleep(0.05)
+    raise AssertionError(f"no access log line for {decision_id}")
 
 
 def test_failover_all_fail_gives_one_clear_error_with_bounded_attempts(fstack: LocalStack) -> None:

@@ -206,7 +206,8 @@ def _access_log(path: str) -> dict[str, Any]:
             "reason": _md("reason"),
             "tier": _md("tier"),
             "task": _md("task"),
-            "model": _md("model_sent"),
+            "model": _md("model_answered"),  # the answering step's model (a fallback's own)
+            "model_sent": _md("model_sent"),  # what the first step was sent
             "input_tokens": _md("input_tokens"),
             "output_tokens": _md("output_tokens"),
             "cost_usd": _md("cost_usd"),

@@ -460,6 +460,8 @@ class Processor:
         rec.cluster = _attribute(message, "xds.cluster_name")
         if rec.cluster in self.rt.config.clusters:
             rec.provider = self.rt.config.clusters[rec.cluster].provider
+        prefix = f"{rec.cluster}/"
+        rec.model_answered = next((step[len(prefix) :] for step in rec.chain if step.startswith(prefix)), None)
         attempts = headers.get("x-envoy-attempt-count") or _attribute(message, "upstream.request_attempt_count")
         rec.attempts = int(attempts) if attempts and attempts.isdigit() else None
 
@@ -503,7 +505,7 @@ class Processor:
         self._bookkeeping(partial(self.rt.recorder.finished, self._span, rec))
         outcome = {
             k: v
-            for k in ("input_tokens", "output_tokens", "cost_usd", "cluster", "attempts")
+            for k in ("input_tokens", "output_tokens", "cost_usd", "cluster", "model_answered", "attempts")
             if (v := getattr(rec, k)) is not None
         }
         return {ct.METADATA_NAMESPACE: outcome}

@@ -704,7 +704,14 @@ async def test_processor_streamed_response_completes_the_record(harness: Harness
 
     cost = round((12 * 0.6 + 5 * 2.4) / 1e6, 8)
     assert json_format.MessageToDict(final.dynamic_metadata) == {
-        "triage": {"input_tokens": 12.0, "output_tokens": 5.0, "cost_usd": cost, "cluster": "medium", "attempts": 2.0}
+        "triage": {
+            "input_tokens": 12.0,
+            "output_tokens": 5.0,
+            "cost_usd": cost,
+            "cluster": "medium",
+            "model_answered": "gpt-4o-mini",  # the fallback's own model
+            "attempts": 2.0,
+        }
     }
     record = harness.record()
     assert record["decision_id"] == headers["x-triage-decision-id"]
