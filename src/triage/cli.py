@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("envoy-config", help="write the Envoy bootstrap generated from the configuration")
     _config_arg(p)
     p.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    p.add_argument(
+        "--snippet", action="store_true", help="only the filters, routes and clusters to add to an existing Envoy"
+    )
 
     p = sub.add_parser("explain", help="show the decision for a prompt and why, without Envoy")
     _config_arg(p)
@@ -80,9 +83,9 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_envoy_config(args: argparse.Namespace) -> int:
-    from triage.envoy.bootstrap import render_bootstrap  # noqa: PLC0415
+    from triage.envoy.bootstrap import render_bootstrap, render_snippet  # noqa: PLC0415
 
-    text = render_bootstrap(_load(args.config))
+    text = (render_snippet if args.snippet else render_bootstrap)(_load(args.config))
     if args.output is None:
         sys.stdout.write(text)
     else:

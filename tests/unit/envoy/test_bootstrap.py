@@ -19,7 +19,9 @@ from triage.envoy.bootstrap import (
     EXTPROC_CLUSTER,
     OTEL_CLUSTER,
     build_bootstrap,
+    build_snippet,
     render_bootstrap,
+    render_snippet,
 )
 
 _PRIORITY_GROUP = "envoy.router.cluster_specifier_plugin.priority_group"
@@ -333,3 +335,24 @@ def test_build_bootstrap_answers_models_itself_with_auto_and_the_routes() -> Non
     assert models["match"]["path"] == "/v1/models"
     listed = json.loads(models["direct_response"]["body"]["inline_string"])
     assert [m["id"] for m in listed["data"]] == ["auto", *config.routes]
+
+
+def test_envoy_md_snippet_is_what_the_generator_emits() -> None:
+    text = (Path(__file__).resolve().parents[3] / "deploy" / "ENVOY.md").read_text(encoding="utf-8")
+    block = text.split("<!-- generated: triage envoy-config --snippet")[1].split("<!-- end generated -->")[0]
+    documented = yaml.safe_load(block.split("```yaml\n", 1)[1].rsplit("```", 1)[0])
+    names = {"envoy.filters.http.header_mutation", "envoy.filters.http.ext_proc"}
+    generated = [f for f in build_snippet(load_config())["http_filters"] if f["name"] in names]
+    assert documented == json.loads(json.dumps({"http_filters": generated}))
+
+
+def test_render_snippet_has_the_filters_routes_and_clusters_of_the_bootstrap() -> None:
+    config = load_config()
+    snippet = yaml.safe_load(render_snippet(config))
+    boot = build_bootstrap(config)
+    assert snippet["clusters"] == json.loads(json.dumps(boot["static_resources"]["clusters"]))
+    assert snippet["http_filters"][-1]["name"] == "envoy.filters.http.router"
+    assert {r["name"] for r in snippet["route_config"]["virtual_hosts"][0]["routes"]} >= {
+        "triage_models",
+        "triage_default",
+    }
