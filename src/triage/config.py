@@ -8,11 +8,13 @@ first all structural ones (types, unknown keys), then, once the structure is sou
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -423,6 +425,26 @@ def _cross_reference_problems(cfg: TriageConfig) -> list[str]:
     return problems
 
 
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The settings model that holds the last key of ``loc`` (through dicts of models and lists of models)."""
+    current: Any = TriageConfig
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        elif get_origin(current) is list:
+            current = get_args(current)[0]
+        else:
+            return None
+        while get_origin(current) in (Union, UnionType, Annotated):  # X | None, Annotated[X, ...]
+            current = next((a for a in get_args(current) if a is not type(None)), None)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
 def _format_validation_error(err: ValidationError) -> list[str]:
     problems = []
     for e in err.errors():
@@ -430,22 +452,105 @@ def _format_validation_error(err: ValidationError) -> list[str]:
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
+            model = _model_at(tuple(e["loc"][:-1]))
+            if model is not None:
+                close = difflib.get_close_matches(str(e["loc"][-1]), list(model.model_fields), n=1, cutoff=0.6)
+                if close:
+                    msg += f"; did you mean {close[0]!r}?"
         problems.append(f"{loc}: {msg}")
     return problems
 
 
+def _raw_reference_problems(data: Mapping[str, Any]) -> list[str]:
+    """The unknown clusters and routes of a document that did not validate, so one run reports every problem
+    (the full cross-reference check needs a valid configuration)."""
+    problems: list[str] = []
+    clusters = set(data["clusters"]) if isinstance(data.get("clusters"), Mapping) else None
+    routes = set(data["routes"]) if isinstance(data.get("routes"), Mapping) else None
+    if routes is not None:
+        for rname, route in data["routes"].items():
+            chain = route.get("chain") if isinstance(route, Mapping) else None
+            for i, entry in enumerate(chain if isinstance(chain, list) else []):
+                cluster = entry.get("cluster") if isinstance(entry, Mapping) else None
+                if clusters is not None and isinstance(cluster, str) and cluster not in clusters:
+                    problems.append(
+                        f"routes.{rname}.chain.{i}.cluster: unknown cluster {cluster!r} "
+                        f"(clusters: {', '.join(sorted(clusters))})"
+                    )
+
+    def need_route(where: str, name: Any) -> None:
+        if routes is not None and isinstance(name, str) and name not in routes:
+            problems.append(f"{where}: unknown route {name!r} (routes: {', '.join(sorted(routes))})")
+
+    need_route("default_route", data.get("default_route"))
+    tiers = data.get("tiers")
+    for tname, tier in tiers.items() if isinstance(tiers, Mapping) else ():
+        tier_routes = tier.get("routes") if isinstance(tier, Mapping) else None
+        for i, r in enumerate(tier_routes if isinstance(tier_routes, list) else []):
+            need_route(f"tiers.{tname}.routes.{i}", r)
+    policy = data.get("policy")
+    ladder = policy.get("ladder") if isinstance(policy, Mapping) else None
+    for i, step in enumerate(ladder if isinstance(ladder, list) else []):
+        if isinstance(step, Mapping):
+            need_route(f"policy.ladder.{i}.route", step.get("route"))
+    return problems
+
+
 def parse_config(data: Any, source: str = "configuration") -> TriageConfig:
-    """Validate an already-parsed YAML document. Raises ``ConfigError`` with every problem."""
+    """Validate an already-parsed YAML document. Raises ``ConfigError`` with every problem, in one go: type
+    errors, unknown keys (with the closest known key) and unknown clusters and routes together."""
     if not isinstance(data, Mapping):
         raise ConfigError(["(top level): expected a mapping of settings"], source)
     try:
         cfg = TriageConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(err), source) from None
+        problems = _format_validation_error(err)
+        seen = {p.split(":", 1)[0] for p in problems}  # a setting with a type error is not checked twice
+        problems += [p for p in _raw_reference_problems(data) if p.split(":", 1)[0] not in seen]
+        raise ConfigError(problems, source) from None
     problems = _cross_reference_problems(cfg)
     if problems:
         raise ConfigError(problems, source)
     return cfg
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Dotted setting path (``routes.economy.chain.0.cluster``) → its 1-based line in ``text``."""
+    out: dict[str, int] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = f"{path}.{key.value}" if path else str(key.value)
+                out[here] = key.start_mark.line + 1
+                walk(value, here)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                here = f"{path}.{i}" if path else str(i)
+                out[here] = item.start_mark.line + 1
+                walk(item, here)
+
+    try:
+        root = yaml.compose(text)
+    except (yaml.YAMLError, RecursionError):
+        return out
+    if root is not None:
+        walk(root, "")
+    return out
+
+
+def _with_lines(err: ConfigError, text: str) -> ConfigError:
+    """``err`` with each problem prefixed by the line of the deepest setting it names."""
+    lines = _key_lines(text)
+    problems = []
+    for problem in err.problems:
+        loc = problem.split(":", 1)[0]
+        parts = loc.split(".")
+        line = next(
+            (lines[".".join(parts[:k])] for k in range(len(parts), 0, -1) if ".".join(parts[:k]) in lines), None
+        )
+        problems.append(f"line {line}: {problem}" if line is not None else problem)
+    return ConfigError(problems, err.source)
 
 
 def load_config(path: str | Path | None = None) -> TriageConfig:
@@ -481,6 +586,8 @@ def load_config(path: str | Path | None = None) -> TriageConfig:
         return parse_config(data, source)
     except RecursionError:
         raise ConfigError(["settings nested too deeply"], source) from None
+    except ConfigError as err:
+        raise _with_lines(err, text) from None
 
 
 def default_config_text() -> str:

@@ -400,7 +400,7 @@ def test_load_config_reports_the_file_as_source(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.source == str(path)
-    assert str(info.value).startswith(f"{path}: default_route")  # one problem: one line
+    assert str(info.value).startswith(f"{path}: line 4: default_route")  # one problem: one line, with its line
 
 
 # -- triage check-config --------------------------------------------------------------------------
@@ -499,3 +499,32 @@ def test_parse_config_rejects_failover_mistakes(edit: tuple[str, Any], expected:
     with pytest.raises(ConfigError) as info:
         parse_config(_with(MINIMAL, edit))
     assert any(expected in problem for problem in info.value.problems), info.value.problems
+
+
+def test_check_config_reports_type_errors_unknown_keys_and_references_in_one_run_with_lines(tmp_path: Path) -> None:
+    path = tmp_path / "triage.yaml"
+    path.write_text(
+        "version: 1\n"
+        "clusters:\n"
+        '  small: {address: "127.0.0.1:18001"}\n'
+        "routes:\n"
+        "  economy:\n"
+        "    chain:\n"
+        "      - {cluster: smal, model: m}\n"
+        '    price: {input_per_mtok: "cheap", output_per_mtok: 1}\n'
+        "default_route: economy\n"
+        "tiers:\n"
+        "  free: {routes: [economy, premium], timout_ms: 3000}\n"
+        "policy:\n"
+        "  ladder:\n"
+        "    - {route: economy}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = info.value.problems
+    assert len(problems) == 4
+    assert "line 8: routes.economy.price.input_per_mtok:" in problems[0]
+    assert "line 11: tiers.free.timout_ms: unknown key; did you mean 'timeout_ms'?" in problems
+    assert "line 7: routes.economy.chain.0.cluster: unknown cluster 'smal' (clusters: small)" in problems
+    assert any(p.startswith("line 11: tiers.free.routes.1: unknown route 'premium'") for p in problems)
