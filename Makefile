@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/triage run
+	$(BIN)/triage run $(if $(PORT_OFFSET),--port-offset $(PORT_OFFSET))
 
 demo: $(STAMP)
 	$(BIN)/triage demo

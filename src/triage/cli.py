@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="start Envoy + Triage + three fake providers on 127.0.0.1 until Ctrl-C")
     _config_arg(p)
+    p.add_argument(
+        "--port-offset", type=int, default=0, help="move every local port of the stack by this much (ports taken)"
+    )
 
     p = sub.add_parser("demo", help="start the local stack, send ~40 prompts through Envoy, print the table")
     _config_arg(p)
@@ -121,7 +124,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from triage.sim.stack import run_forever  # noqa: PLC0415
 
-    return int(run_forever(args.config))
+    return int(run_forever(args.config, args.port_offset))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

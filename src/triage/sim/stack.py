@@ -15,8 +15,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,7 @@ from triage.sim.provider import FakeProvider
 from triage.sim.runner import ProviderThread, free_port
 
 _UNIX_PATH_MAX = 100
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0")
 
 
 class StackError(RuntimeError):
@@ -191,7 +194,7 @@ class LocalStack:
     def _start_providers(self) -> None:
         base = self.config or load_config()
         for name, cluster in base.clusters.items():
-            if cluster.host not in ("127.0.0.1", "localhost") or name in self.absent:
+            if cluster.host not in _LOCAL_HOSTS[:2] or name in self.absent:
                 continue  # a real provider (nothing to fake), or one that is down on purpose
             models = [e.model for r in base.routes.values() for e in r.chain if e.cluster == name]
             options = {"default_model": models[0] if models else None, **self.provider_options.get(name, {})}
@@ -344,20 +347,71 @@ class LocalStack:
         return found
 
     def iter_new_decisions(self, poll_s: float = 0.25) -> Iterator[dict[str, Any]]:
-        """Follow the decision log forever (for ``triage run``)."""
-        offset = 0
+        """Follow the decision log forever (for ``triage run``); Triage's configuration-reload messages written
+        from now on come through as ``{"reload": message}`` so the console shows them too."""
+        start = self.triage_log.stat().st_size if self.triage_log.exists() else 0
+        return self._follow({self.triage_log: start, self.decision_log: 0}, poll_s)
+
+    def _follow(self, offsets: dict[Path, int], poll_s: float) -> Iterator[dict[str, Any]]:
         while True:
-            if self.decision_log.exists():
-                with self.decision_log.open() as f:
-                    f.seek(offset)
+            for path in (self.triage_log, self.decision_log):
+                if not path.exists():
+                    continue
+                with path.open(encoding="utf-8", errors="replace") as f:
+                    f.seek(offsets[path])
                     for line in f:
-                        if line.endswith("\n"):
-                            offset += len(line.encode())
+                        if not line.endswith("\n"):
+                            break
+                        offsets[path] += len(line.encode())
+                        if path == self.decision_log:
                             yield json.loads(line)
+                        elif _RELOAD_MESSAGE.search(line):
+                            yield {"reload": line.split(": ", 1)[-1].strip()}
             time.sleep(poll_s)
 
 
+_RELOAD_MESSAGE = re.compile(r"configuration reload|take effect when Triage restarts|regenerate Envoy")
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def fixed_addresses(config: TriageConfig) -> list[tuple[str, str]]:
+    """Every ``(what, host:port)`` the stack listens on with fixed ports: the local providers, Triage, Envoy."""
+    out = [(f"clusters.{n}.address", c.address) for n, c in config.clusters.items() if c.host in _LOCAL_HOSTS]
+    out += [(f"server.listen.{i}", a) for i, a in enumerate(config.server.listen) if not a.startswith("unix:")]
+    out += [("envoy.listen", config.envoy.listen), ("envoy.admin", config.envoy.admin)]
+    return [(what, a) for what, a in out if not a.startswith("unix:")]
+
+
+def taken_addresses(config: TriageConfig) -> list[str]:
+    """The fixed addresses something else already listens on, each with the setting that names it."""
+    taken = []
+    for what, address in fixed_addresses(config):
+        host, _, port = address.rpartition(":")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host or "0.0.0.0", int(port)))
+            except OSError:
+                taken.append(f"{address} ({what})")
+    return taken
+
+
+def shift_ports(config: TriageConfig, offset: int) -> TriageConfig:
+    """``config`` with every local port moved by ``offset`` (``triage run --port-offset``)."""
+    if offset == 0:
+        return config
+    data = config.model_dump(mode="json", exclude_none=True)
+
+    def moved(address: str) -> str:
+        host, _, port = address.rpartition(":")
+        return f"{host}:{int(port) + offset}" if port.isdigit() and host in _LOCAL_HOSTS else address
+
+    for cluster in data["clusters"].values():
+        cluster["address"] = moved(cluster["address"])
+    data["server"]["listen"] = [moved(a) for a in data["server"]["listen"]]
+    for key in ("listen", "admin", "extproc"):
+        data["envoy"][key] = moved(data["envoy"][key])
+    return parse_config(data, "port-shifted configuration")
 
 
 @contextlib.contextmanager
@@ -384,11 +438,20 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def run_forever(config_path: Path | None) -> int:
+def run_forever(config_path: Path | None, port_offset: int = 0) -> int:
     """``triage run``: start the stack on the configuration's fixed ports and follow its decisions."""
     from triage.sim.console import describe_stack, format_decision  # noqa: PLC0415
 
-    config = load_config(config_path)
+    config = shift_ports(load_config(config_path), port_offset)
+    taken = taken_addresses(config)
+    if taken:
+        print(
+            f"triage run: already in use: {', '.join(taken)}.\n"
+            "  Stop what listens there (an earlier `make run`? `ss -ltnp` shows who), or move every port of the "
+            "stack at once: `make run PORT_OFFSET=100` (`triage run --port-offset 100`).",
+            file=sys.stderr,
+        )
+        return 1
     workdir = Path(".run").resolve()
     stack = LocalStack(config=config, workdir=workdir, fixed_ports=True)
     print("starting fake providers, Triage and Envoy ...", flush=True)
@@ -404,7 +467,8 @@ def run_forever(config_path: Path | None) -> int:
         try:
             print(describe_stack(stack), flush=True)
             for record in stack.iter_new_decisions():
-                print(format_decision(record), flush=True)
+                line = f"config: {record['reload']}" if "reload" in record else format_decision(record)
+                print(line, flush=True)
         except KeyboardInterrupt:
             print("\nstopping ...", flush=True)
         finally:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 
 import httpx
@@ -207,3 +209,48 @@ def test_serve_main_reports_a_taken_port(capsys: pytest.CaptureFixture[str]) -> 
         assert serve_main(["--port", str(p.port), "--quiet"]) == 1
 
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_run_refuses_taken_ports_naming_the_address_and_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    from triage.sim.stack import run_forever
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            holder.bind(("127.0.0.1", 13000))  # envoy.listen of the default configuration moved by 3000
+            holder.listen()
+        except OSError:
+            pass  # something else holds it: taken all the same
+        assert run_forever(None, port_offset=3000) == 1
+    err = capsys.readouterr().err
+    assert "127.0.0.1:13000 (envoy.listen)" in err
+    assert "PORT_OFFSET" in err
+
+
+def test_shift_ports_moves_every_local_port_and_nothing_else() -> None:
+    from triage.config import load_config
+    from triage.sim.stack import fixed_addresses, shift_ports
+
+    config = load_config()
+    moved = shift_ports(config, 100)
+    before = dict(fixed_addresses(config))
+    after = dict(fixed_addresses(moved))
+    assert set(before) == set(after)
+    for what, address in before.items():
+        assert int(after[what].rsplit(":", 1)[1]) == int(address.rsplit(":", 1)[1]) + 100
+    assert moved.envoy.extproc.endswith(str(int(config.envoy.extproc.rsplit(":", 1)[1]) + 100))
+    assert shift_ports(config, 0) is config
+
+
+def test_run_console_follows_configuration_reloads_as_well_as_decisions(tmp_path: Path) -> None:
+    from triage.sim.stack import LocalStack
+
+    stack = LocalStack(workdir=tmp_path)
+    stack.triage_log.write_text("2026-01-01 INFO triage.runtime: configuration reloaded from old\n")  # before: skipped
+    follow = stack.iter_new_decisions(poll_s=0.01)
+    with stack.triage_log.open("a") as log:
+        log.write("2026-01-01 ERROR triage.runtime: configuration reload rejected, keeping the running one:\n")
+        log.write("2026-01-01 INFO triage.server: something else\n")
+    stack.decision_log.write_text('{"decision_id": "d1"}\n')
+    assert next(follow) == {"reload": "configuration reload rejected, keeping the running one:"}
+    assert next(follow) == {"decision_id": "d1"}
