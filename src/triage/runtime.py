@@ -76,7 +76,10 @@ class RuntimeHolder:
             config = load_config(self._path)
         except ConfigError as err:
             self.rejected += 1
-            log.error("configuration reload rejected, keeping the running one:\n%s", err)
+            # One line: the console of `triage run` and log collectors show it whole.
+            log.error(
+                "configuration reload rejected, keeping the running one: %s: %s", err.source, " | ".join(err.problems)
+            )
             return False
         old = self.current.config
         restart_only = [k for k in ("classifier", "server", "telemetry") if getattr(config, k) != getattr(old, k)]

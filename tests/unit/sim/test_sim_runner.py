@@ -249,8 +249,10 @@ def test_run_console_follows_configuration_reloads_as_well_as_decisions(tmp_path
     stack.triage_log.write_text("2026-01-01 INFO triage.runtime: configuration reloaded from old\n")  # before: skipped
     follow = stack.iter_new_decisions(poll_s=0.01)
     with stack.triage_log.open("a") as log:
-        log.write("2026-01-01 ERROR triage.runtime: configuration reload rejected, keeping the running one:\n")
+        log.write(
+            "2026-01-01 ERROR triage.runtime: configuration reload rejected, keeping the running one: t.yaml: x\n"
+        )
         log.write("2026-01-01 INFO triage.server: something else\n")
     stack.decision_log.write_text('{"decision_id": "d1"}\n')
-    assert next(follow) == {"reload": "configuration reload rejected, keeping the running one:"}
+    assert next(follow) == {"reload": "configuration reload rejected, keeping the running one: t.yaml: x"}
     assert next(follow) == {"decision_id": "d1"}
