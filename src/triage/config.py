@@ -120,6 +120,9 @@ class ChainEntry(_Model):
     # No quotes, backslashes or control characters: the name is written into JSON bodies and Envoy's config.
     model: str = Field(min_length=1, max_length=200, pattern=r'^[^"\\\x00-\x1f%]+$')
     price: Price | None = Field(None, description="overrides the route's price for this step")
+    context_tokens: PositiveInt | None = Field(
+        None, description="the model's context window (input + output tokens); a request that does not fit skips it"
+    )
 
 
 class RouteConfig(_Model):

@@ -30,6 +30,7 @@ Reason = Literal[
     "skip_small",
     "deadline",
     "error",
+    "context_window",
 ]
 Fault = Literal["deadline", "error"]
 
@@ -50,6 +51,7 @@ class Decision:
     per_try_timeout_ms: int | None = None
     max_tokens_cap: int | None = None
     estimated_cost_usd: float = 0.0
+    too_small: tuple[str, ...] = ()  # "cluster/model" steps left out: the request does not fit their context window
 
     @property
     def model(self) -> str:
@@ -66,7 +68,7 @@ class Rejection:
     message: str
     tier: str
     error_type: str = "invalid_request_error"
-    reason: Literal["budget"] = "budget"
+    reason: Literal["budget", "context_window"] = "budget"
 
 
 def _logit(p: float) -> float:
@@ -102,12 +104,28 @@ class _Request:
     config: TriageConfig
     unhealthy: frozenset[str]
 
+    @property
+    def output_tokens(self) -> int | None:
+        """The output bound the provider will get: the client's ``max_tokens``, lowered to the tier's cap."""
+        out, cap = self.inp.max_tokens, self.tier.max_output_tokens
+        return cap if cap is not None and (out is None or out > cap) else out
+
+    def fits(self, entry: ChainEntry) -> bool:
+        """Whether the input and the output bound fit the step's context window (no window: always)."""
+        window = entry.context_tokens
+        return window is None or self.inp.input_tokens_estimate + (self.output_tokens or 0) <= window
+
+    def too_small(self, route: str) -> tuple[str, ...]:
+        return tuple(f"{e.cluster}/{e.model}" for e in self.config.routes[route].chain if not self.fits(e))
+
     def steps(self, route: str) -> tuple[int, ...]:
-        """The route's chain positions for this request, in the order Envoy should try them."""
+        """The route's chain positions for this request, in the order Envoy should try them; empty when the
+        request fits no step's context window."""
         chain = self.config.routes[route].chain
         steps = [i for i, e in enumerate(chain) if e.cluster not in self.tier.exclude_clusters]
         if not steps:  # only a kill switch can get here (config validation forbids it otherwise)
             steps = list(range(len(chain)))
+        steps = [i for i in steps if self.fits(chain[i])]
         prefer = {c: k for k, c in enumerate(self.tier.prefer_clusters)}
         steps.sort(key=lambda i: prefer.get(chain[i].cluster, len(prefer)))
         steps.sort(key=lambda i: chain[i].cluster in self.unhealthy)  # stable: healthy first
@@ -130,10 +148,10 @@ class _Request:
     ) -> Decision:
         config, tier, inp = self.config, self.tier, self.inp
         steps = self.steps(route)
+        if not steps:
+            raise ValueError(f"route {route!r} has no step this request fits: check fitting() first")
         chain = tuple(config.routes[route].chain[i] for i in steps)
-        out_tokens = inp.max_tokens
-        if tier.max_output_tokens is not None and (out_tokens is None or out_tokens > tier.max_output_tokens):
-            out_tokens = tier.max_output_tokens
+        out_tokens = self.output_tokens
         price = chain[0].price or config.routes[route].price
         estimate = price.cost(inp.input_tokens_estimate, out_tokens or config.policy.expected_output_tokens)
         return Decision(
@@ -149,7 +167,46 @@ class _Request:
             per_try_timeout_ms=self.per_try_timeout_ms(len(steps)),
             max_tokens_cap=tier.max_output_tokens,
             estimated_cost_usd=estimate,
+            too_small=self.too_small(route),
         )
+
+    def fitting(self, routes: list[str], preferred: int) -> str | None:
+        """The route to use when the request must fit a context window: ``routes[preferred]`` if it fits, else
+        the nearest that does, the larger ones first (routes are ordered cheapest first); None when none fits."""
+        order = [preferred, *range(preferred + 1, len(routes)), *range(preferred - 1, -1, -1)]
+        return next((routes[i] for i in order if self.steps(routes[i])), None)
+
+    def too_large(self) -> Rejection:
+        windows = [
+            e.context_tokens
+            for r in self.tier.routes
+            for e in self.config.routes[r].chain
+            if e.context_tokens is not None
+        ]
+        largest = max(windows, default=0)
+        out = self.output_tokens
+        return Rejection(
+            status=413,
+            code="context_window_exceeded",
+            message=(
+                f"The input is about {self.inp.input_tokens_estimate} tokens"
+                + (f" plus up to {out} output tokens" if out else "")
+                + f"; the largest context window tier '{self.tier_name}' may use is {largest} tokens. Shorten the "
+                "conversation or lower max_tokens."
+            ),
+            tier=self.tier_name,
+            reason="context_window",
+        )
+
+    def decided(
+        self, routes: list[str], preferred: int, reason: Reason, **kwargs: float | None
+    ) -> Decision | Rejection:
+        """``decision`` for ``routes[preferred]``, or for the nearest route the request fits (reason
+        ``context_window``), or the 413 that says it fits none."""
+        route = self.fitting(routes, preferred)
+        if route is None:
+            return self.too_large()
+        return self.decision(route, reason if route == routes[preferred] else "context_window", **kwargs)
 
     def budgeted(self, decision: Decision) -> Decision | Rejection:
         """Keep ``decision`` if its estimate fits the tier's cost cap, else the dearest route that fits."""
@@ -157,7 +214,9 @@ class _Request:
         if cap is None or decision.estimated_cost_usd <= cap:
             return decision
         candidates = [
-            self.decision(r, "budget", score=decision.strong_score) for r in self.tier.routes if r != decision.route
+            self.decision(r, "budget", score=decision.strong_score)
+            for r in self.tier.routes
+            if r != decision.route and self.steps(r)
         ]
         fitting = [d for d in candidates if d.estimated_cost_usd <= cap]
         if fitting:
@@ -200,12 +259,14 @@ def plan(
         )
     ks = config.kill_switch
     if ks is not None and (not ks.tiers or name in ks.tiers):
-        return req.decision(ks.route, "kill_switch")
+        return req.decision(ks.route, "kill_switch") if req.steps(ks.route) else req.too_large()
     if len(tier.routes) == 1:
-        return req.budgeted(req.decision(tier.routes[0], "tier_forced"))
+        forced = req.decided(list(tier.routes), 0, "tier_forced")
+        return req.budgeted(forced) if isinstance(forced, Decision) else forced
     if inp.input_tokens_estimate < config.policy.skip_below_tokens:
-        ladder = _allowed_ladder(tier, config)
-        return req.budgeted(req.decision(ladder[0][0] if ladder else tier.routes[0], "skip_small"))
+        ladder = [r for r, _ in _allowed_ladder(tier, config)] or list(tier.routes)
+        small = req.decided(ladder, 0, "skip_small")
+        return req.budgeted(small) if isinstance(small, Decision) else small
     return None
 
 
@@ -242,11 +303,13 @@ def decide_classified(
     tier = req.tier
     if scores is None or fault is not None:
         route = config.default_route if config.default_route in tier.routes else tier.routes[0]
-        return req.decision(route, fault or "error")
+        routes = list(tier.routes)
+        return req.decided(routes, routes.index(route), fault or "error")
     score = strong_score(scores, config.policy.task_bias)
     ladder = _allowed_ladder(tier, config)
     if not ladder:
-        return req.budgeted(req.decision(tier.routes[0], "classified", score=score))
+        first = req.decided(list(tier.routes), 0, "classified", score=score)
+        return req.budgeted(first) if isinstance(first, Decision) else first
     # The lowest allowed step is the floor even when its threshold is above the score (a tier may not
     # allow the ladder's first route).
     index = max((i for i, (_, threshold) in enumerate(ladder) if threshold <= score), default=0)
@@ -255,5 +318,10 @@ def decide_classified(
     if unc.escalate and index + 1 < len(ladder) and ladder[index + 1][1] - score <= unc.margin:
         index += 1
         reason = "uncertain"
-    route, threshold = ladder[index]
-    return req.budgeted(req.decision(route, reason, score=score, threshold=threshold))
+    routes = [r for r, _ in ladder]
+    chosen = req.fitting(routes, index)
+    if chosen is None:
+        return req.too_large()
+    if chosen != routes[index]:
+        index, reason = routes.index(chosen), "context_window"
+    return req.budgeted(req.decision(chosen, reason, score=score, threshold=ladder[index][1]))

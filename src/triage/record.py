@@ -22,6 +22,7 @@ class DecisionRecord:
     # the decision
     route: str | None = None
     chain: list[str] = field(default_factory=list)
+    too_small: list[str] = field(default_factory=list)  # steps skipped: the request exceeds their context window
     reason: str | None = None
     model_requested: str | None = None
     model_sent: str | None = None
@@ -53,7 +54,7 @@ class DecisionRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The record without empty fields, ready for JSON (a shallow copy: no field holds a mutable
-        object other than ``chain``, a list of strings)."""
+        object other than ``chain`` and ``too_small``, lists of strings)."""
         out = {}
         for name in _FIELDS:
             value = getattr(self, name)

@@ -218,7 +218,7 @@ def _last_decision(stack: LocalStack) -> str:
     ("tier", "body", "status", "code"),
     [
         pytest.param("free", {"text": "x " * 80_000}, 413, "input_too_large", id="input-size"),
-        pytest.param("batch", {"text": "hello", "max_tokens": 200_000}, 429, "cost_budget_exceeded", id="cost"),
+        pytest.param("batch", {"text": "hello", "max_tokens": 100_000}, 429, "cost_budget_exceeded", id="cost"),
     ],
 )
 def test_failover_over_budget_is_refused_before_any_provider(

@@ -466,3 +466,61 @@ def test_decide_max_retries_is_the_chain_length_minus_one() -> None:
     decision = decide(make_input(), make_scores(0.95), "std", config)
     assert isinstance(decision, Decision)
     assert decision.max_retries == 2
+
+
+WINDOWS = {
+    "routes": {
+        "cheap": {"chain": [{"cluster": "c-cheap", "model": "cheap-model", "context_tokens": 8000}]},
+        "mid": {
+            "chain": [
+                {"cluster": "c-mid", "model": "mid-model", "context_tokens": 32000},
+                {"cluster": "c-cheap", "model": "cheap-model", "context_tokens": 8000},
+            ]
+        },
+        "strong": {
+            "chain": [
+                {"cluster": "c-strong", "model": "strong-model", "context_tokens": 128000},
+                {"cluster": "c-mid", "model": "mid-model", "context_tokens": 32000},
+            ]
+        },
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("tokens", "p_strong", "route", "reason", "chain", "skipped"),
+    [
+        (1_000, 0.5, "mid", "classified", ["mid-model", "cheap-model"], []),
+        (20_000, 0.5, "mid", "classified", ["mid-model"], ["c-cheap/cheap-model"]),  # skip a step in the chain
+        (20_000, 0.1, "mid", "context_window", ["mid-model"], ["c-cheap/cheap-model"]),  # cheap cannot: climb
+        (100_000, 0.1, "strong", "context_window", ["strong-model"], ["c-mid/mid-model"]),
+    ],
+    ids=["fits-all", "skip-step", "climb-route", "climb-two"],
+)
+def test_decide_never_sends_a_request_to_a_step_it_does_not_fit(
+    tokens: int, p_strong: float, route: str, reason: str, chain: list[str], skipped: list[str]
+) -> None:
+    config = make_config(**WINDOWS, tiers={"std": {"max_output_tokens": 256}})
+    out = decide(make_input(input_chars=4 * tokens), make_scores(p_strong), "std", config)
+    assert isinstance(out, Decision)
+    assert (out.route, out.reason) == (route, reason)
+    assert [e.model for e in out.chain] == chain
+    assert list(out.too_small) == skipped
+
+
+def test_decide_a_request_that_fits_no_window_is_a_413() -> None:
+    config = make_config(**WINDOWS)
+    out = decide(make_input(input_chars=4 * 200_000), make_scores(0.9), "std", config)
+    assert isinstance(out, Rejection)
+    assert (out.status, out.code, out.reason) == (413, "context_window_exceeded", "context_window")
+    assert "128000" in out.message
+
+
+def test_decide_the_output_bound_counts_toward_the_window() -> None:
+    config = make_config(**WINDOWS)  # tier std caps the output at 256 tokens
+    fits = decide(make_input(input_chars=4 * 7_700), make_scores(0.1), "std", config)
+    assert isinstance(fits, Decision)
+    assert (fits.route, fits.reason) == ("cheap", "classified")  # 7,700 + 256 <= 8,000
+    over = decide(make_input(input_chars=4 * 7_900), make_scores(0.1), "std", config)
+    assert isinstance(over, Decision)
+    assert (over.route, over.reason) == ("mid", "context_window")  # 7,900 + 256 > 8,000

@@ -316,6 +316,7 @@ class Processor:
             rec.route = outcome.route
             rec.reason = outcome.reason
             rec.chain = [f"{e.cluster}/{e.model}" for e in outcome.chain]
+            rec.too_small = list(outcome.too_small)
             rec.model_sent = outcome.model
             rec.strong_score = None if outcome.strong_score is None else round(outcome.strong_score, 4)
             rec.threshold = outcome.threshold
@@ -409,8 +410,13 @@ class Processor:
             decision = policy.decide_classified(
                 parsed.input, None, self._tier, self.rt.config, fault=reason, unhealthy=self.rt.health.ejected
             )
-            if not isinstance(decision, policy.Decision):
-                raise TypeError("a fail-open decision must route")
+            if isinstance(decision, policy.Rejection):  # the request fits no context window: a 413, not a 500
+                if rec is not None:
+                    self._note_decision(parsed, decision, None, rec.router_latency_us or 0)
+                return self._reply_outcome(
+                    Reject(decision.status, decision.error_type, decision.code, decision.message, decision.reason),
+                    "request_body",
+                )
             if rec is not None:  # what is really done replaces what was decided before the fault
                 self._note_decision(parsed, decision, None, rec.router_latency_us or 0)
             return self._route(parsed, decision)
