@@ -308,6 +308,7 @@ class JwtConfig(_Model):
     # always send their API key as a bearer token); a failed token never raises the tier. ``reject``: Envoy's
     # 401, for deployments where every client holds a real token.
     invalid_token: Literal["default_tier", "reject"] = "default_tier"
+    require_expiration: bool = True  # a token without ``exp`` fails verification (so never raises the tier)
 
 
 class EnvoyConfig(_Model):

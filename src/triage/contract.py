@@ -27,6 +27,8 @@ ENVOY_CONTROL_HEADERS = (
 )
 # Credentials a client may send; never forwarded to a provider unless a cluster allows it.
 CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization")
+# The client's session with the gateway (or the site in front of it): never meant for a provider, always removed.
+CLIENT_SESSION_HEADERS = ("cookie",)
 
 # Dynamic metadata: the decision summary (and, per cluster, the model each attempt must send) ...
 METADATA_NAMESPACE = "triage"

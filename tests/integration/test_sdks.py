@@ -82,7 +82,25 @@ def _forged_tokens() -> dict[str, str]:
         "expired": mint_token(jwt.hmac_secret, jwt.issuer, {"tier": "pro"}, ttl_s=-3600),  # beyond the 60 s clock skew
         "wrong-issuer": mint_token(jwt.hmac_secret, "someone-else", {"tier": "pro"}),
         "unsigned": f"{header}.{payload}.",
+        "no-expiry": _without_exp(jwt.hmac_secret, jwt.issuer),
     }
+
+
+def _without_exp(secret: str, issuer: str) -> str:
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    signing = (
+        b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        + "."
+        + b64(json.dumps({"iss": issuer, "tier": "pro"}).encode())
+    )
+    return signing + "." + b64(hmac.new(secret.encode(), signing.encode(), hashlib.sha256).digest())
 
 
 @pytest.mark.parametrize("kind", sorted(_forged_tokens()))
@@ -94,3 +112,11 @@ def test_sdks_a_forged_expired_or_unsigned_token_never_raises_the_tier(
     assert resp.status_code == 200, resp.text
     record = stack.wait_for_decision(resp.headers["x-triage-decision-id"])
     assert record["tier"] == load_config().default_tier
+
+
+def test_sdks_client_cookies_never_reach_a_provider(client: httpx.Client, stack: LocalStack) -> None:
+    resp = client.post("/v1/chat/completions", json=chat(PROMPT), headers={"cookie": "session=secret-session-7"})
+    assert resp.status_code == 200
+    attempts = [a for p in stack.providers.values() for a in p.attempts]
+    assert attempts
+    assert all("cookie" not in a.headers for a in attempts)

@@ -39,3 +39,17 @@ def test_tracing_decision_span_arrives_with_the_request_trace_id(
     assert attrs["triage.router.latency_us"] > 0
     assert record["trace_id"] == TRACE_ID
     assert not any(PROMPT[:20] in str(v) for v in attrs.values())  # no prompt text leaves the process
+
+
+def test_tracing_a_client_request_id_does_not_stop_envoy_from_tracing(
+    client: httpx.Client, stack: LocalStack, collector: OtlpCollector
+) -> None:
+    headers = {"x-request-id": "my-own-request-id-42"}  # not a UUID Envoy would read a sampling decision from
+    resp = client.post("/v1/chat/completions", json=chat(PROMPT), headers=headers)
+    assert resp.status_code == 200
+    record = stack.wait_for_decision(resp.headers["x-triage-decision-id"])
+    assert record["request_id"] == "my-own-request-id-42"  # kept for correlation
+    trace_id = record.get("trace_id")
+    assert trace_id  # Envoy traced it: the decision sits in a trace
+    spans = collector.wait_for(lambda s: s.trace_id == trace_id and s.service != "triage")
+    assert spans  # and Envoy's own spans of that trace reached the collector

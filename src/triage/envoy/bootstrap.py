@@ -32,6 +32,7 @@ from triage.config import ClusterConfig, RouteConfig, TriageConfig
 from triage.contract import (
     CHAIN_NAMESPACE,
     CLIENT_CREDENTIAL_HEADERS,
+    CLIENT_SESSION_HEADERS,
     ENVOY_CONTROL_HEADERS,
     HEADER_DECISION_ID,
     HEADER_ROUTE,
@@ -368,6 +369,7 @@ def _jwt_filter(cfg: TriageConfig) -> dict[str, Any] | None:
                 "local_jwks": jwks,
                 "payload_in_metadata": JWT_PAYLOAD_KEY,
                 "forward": False,
+                "require_expiration": jwt.require_expiration,
             }
         },
         rules=[{"match": {"prefix": "/"}, "requires": requirement}],
@@ -427,8 +429,12 @@ def _cluster_model(cfg: TriageConfig, cluster: str) -> str | None:
 def _upstream_filters(cfg: TriageConfig, name: str, cluster: ClusterConfig) -> list[dict[str, Any]]:
     """Run once per attempt to this provider, in order."""
     filters = []
-    if not cluster.pass_client_credentials:
-        filters.append(_header_removal(CLIENT_CREDENTIAL_HEADERS))
+    scrub = (
+        CLIENT_SESSION_HEADERS
+        if cluster.pass_client_credentials
+        else CLIENT_CREDENTIAL_HEADERS + CLIENT_SESSION_HEADERS
+    )
+    filters.append(_header_removal(scrub))
     if cluster.credential is not None:
         filters.append(
             _filter(
@@ -632,6 +638,13 @@ def build_bootstrap(cfg: TriageConfig) -> dict[str, Any]:
         "@type": _T + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "triage",
         "generate_request_id": True,
+        # A client's own x-request-id is kept for correlation but never decides whether the request is traced.
+        "request_id_extension": {
+            "typed_config": {
+                "@type": _T + "envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig",
+                "use_request_id_for_trace_sampling": False,
+            }
+        },
         "stream_idle_timeout": "600s",
         "request_timeout": "0s",
         "access_log": [_access_log(envoy.access_log)],
