@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= ../shared/data
 
-.PHONY: help install run demo test unit integration lint bench train eval clean
+.PHONY: help install run demo test unit integration lint bench soak train eval clean
 
 help:
 	@echo "make run    start Envoy + Triage + three fake providers on 127.0.0.1 (Ctrl-C stops all)"
 	@echo "make demo   start the stack, send ~40 prompts through it, print the routing table, stop"
 	@echo "make test   lint, type-check and run every test (unit + real-Envoy integration)"
 	@echo "make bench  decision latency, then the latency Triage adds through Envoy (quick run)"
+	@echo "make soak   bounded mixed traffic under a fault schedule; one line of figures (SOAK_SECONDS=120)"
 	@echo "make train  retrain the shipped classifier from $(DATA)"
 	@echo "make eval   routing quality (APGR, CPT) and task macro-F1 on sources the shipped model never trained on"
 
@@ -48,6 +49,13 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/decision_latency.py
 	$(BIN)/python bench/envoy_overhead.py --quick
+
+SOAK_SECONDS ?= 120
+SOAK_RATE ?= 20
+# Bounded mixed traffic on 127.0.0.1 under a fault schedule (503, 429, hang, cut streams, kill -9 of Triage,
+# bad and good config saves); prints one line of figures and fails if a request was lost.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS) --rate $(SOAK_RATE)
 
 train: $(STAMP)
 	@test -d $(DATA) || { echo "make train: $(DATA) not found (the data is read from ../shared/data; set DATA=...)"; exit 2; }
