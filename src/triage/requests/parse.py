@@ -48,12 +48,7 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _reencodable(body: bytes, doc: Any) -> Any:
-    """``doc`` if Triage can write it back exactly as it must be forwarded, else the ``ClientError`` saying why.
-
-    ``json.loads`` is more lenient than the request path may be: it decodes UTF-16/32 and lone surrogates
-    (``\\ud800``, raw ``ED A0 80``), and accepts integers and nesting depths that no body rewrite can encode.
-    A body Triage could not rewrite would reach the provider as the client sent it, past the tier's caps."""
+def _require_utf8(body: bytes) -> None:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -61,6 +56,15 @@ def _reencodable(body: bytes, doc: Any) -> Any:
             f"The request body is not valid UTF-8 (byte {err.start}); JSON must be UTF-8 encoded.",
             "invalid_encoding",
         ) from None
+
+
+def _reencodable(body: bytes, doc: Any) -> Any:
+    """``doc`` if Triage can write it back exactly as it must be forwarded, else the ``ClientError`` saying why.
+
+    ``json.loads`` is more lenient than the request path may be: it decodes UTF-16/32 and lone surrogates
+    (``\\ud800``, raw ``ED A0 80``), and accepts integers and nesting depths that no body rewrite can encode.
+    A body Triage could not rewrite would reach the provider as the client sent it, past the tier's caps."""
+    _require_utf8(body)
     try:
         orjson.dumps(doc)
     except orjson.JSONEncodeError as err:
@@ -92,13 +96,7 @@ def decode_json(body: bytes, content_type: str | None = None) -> Any:
             f"Content-Type {content_type!r} is not supported; send a JSON body with 'Content-Type: application/json'.",
             "unsupported_media_type",
         )
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InvalidRequest(
-            f"The request body is not valid UTF-8 (byte {err.start}); JSON must be UTF-8 encoded.",
-            "invalid_encoding",
-        ) from None
+    _require_utf8(body)
     raise InvalidRequest(f"The request body is not valid JSON: {first_error}", "invalid_json")
 
 
