@@ -122,7 +122,13 @@ def main() -> int:
     p.add_argument("--rate", type=float, default=20.0, help="requests per second (bounded)")
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--json", type=Path, help="also write the figures as JSON")
+    p.add_argument("--phases", default=",".join(PHASES), help="comma-separated phases, cycled (default: all)")
+    p.add_argument("--rss-every", type=float, default=60.0, help="sample Triage's RSS this often (seconds)")
     args = p.parse_args()
+    phases = tuple(args.phases.split(","))
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        p.error(f"unknown phases {sorted(unknown)}; known: {', '.join(PHASES)}")
     jwt = load_config().envoy.jwt
     assert jwt is not None
     assert jwt.hmac_secret is not None
@@ -133,16 +139,21 @@ def main() -> int:
         base_text = stack.triage_yaml.read_text(encoding="utf-8")
         rss_start = rss_kb(stack.triage_pid)
         started = time.monotonic()
-        slice_s = args.seconds / len(PHASES)
+        slice_s = args.seconds / len(phases)
         phase_index = -1
+        rss_samples: list[tuple[int, int | None]] = []
+        next_sample = 0.0
         r = random.Random(7)
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
             sent = 0
             while (elapsed := time.monotonic() - started) < args.seconds:
-                wanted = min(int(elapsed / slice_s), len(PHASES) - 1)
+                wanted = min(int(elapsed / slice_s), len(phases) - 1)
                 if wanted != phase_index:
                     phase_index = wanted
-                    apply_phase(stack, PHASES[phase_index], base_text)
+                    apply_phase(stack, phases[phase_index], base_text)
+                if elapsed >= next_sample:
+                    rss_samples.append((int(elapsed), rss_kb(stack.triage_pid)))
+                    next_sample += args.rss_every
                 seed = r.random()
 
                 def run(seed: float = seed) -> None:
@@ -170,10 +181,10 @@ def main() -> int:
         "seconds": args.seconds,
         "rate": args.rate,
     }
-    print(
-        "soak " + " ".join(f"{k}={v}" for k, v in figures.items()),
-        flush=True,
-    )
+    if args.json is not None:
+        figures["phases"] = list(phases)
+        figures["rss_kb_samples"] = rss_samples
+    print("soak " + " ".join(f"{k}={v}" for k, v in figures.items() if not isinstance(v, list)), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 0 if counts["lost"] == 0 else 1
