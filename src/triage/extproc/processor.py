@@ -142,6 +142,7 @@ class Processor:
         self._defer = defer
         self._after: list[Callable[[], None]] = []
         self._parsed: ParsedRequest | None = None  # set between parsing the body and replying to it
+        self._message_timeout = False  # the body reply came after Envoy gave up on it (see _check_message_timeout)
 
     # -- dispatch ---------------------------------------------------------------------------------
 
@@ -180,8 +181,9 @@ class Processor:
             self._done = True
             if self._usage is not None:
                 self._apply_usage()
-            # No end of stream seen: the response was cut (upstream reset mid-stream, client gone).
-            self._record.aborted = True
+            # No end of stream seen: the response was cut (upstream reset mid-stream, client gone) — unless Envoy
+            # had stopped talking to Triage after a message timeout, when the response never came here at all.
+            self._record.aborted = not self._message_timeout
             self._record.duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
             self.rt.recorder.finished(self._span, self._record)
         self.after_reply()
@@ -268,7 +270,24 @@ class Processor:
             )
         reply = self._route(parsed, outcome)
         self._parsed = None
+        self._check_message_timeout(started)
         return reply
+
+    def _check_message_timeout(self, started_ns: int) -> None:
+        """A reply later than Envoy's ``message_timeout`` is never applied: Envoy has already sent the request
+        on as the client sent it (``failure_mode_allow``: the catch-all default route). The record says so
+        instead of claiming a route that was not taken, and the missing response phase is not an abort."""
+        elapsed_ms = (time.perf_counter_ns() - started_ns) / 1e6
+        rec = self._record
+        if rec is None or elapsed_ms <= self.rt.config.envoy.message_timeout_ms:
+            return
+        log.warning("reply after Envoy's message timeout (%.0f ms): Envoy failed open without it", elapsed_ms)
+        rec.route = self.rt.config.default_route if self.rt.config.envoy.failure_mode_allow else None
+        rec.reason = rec.error_code = "message_timeout"
+        rec.chain = [f"{e.cluster}/{e.model}" for e in self.rt.config.routes[self.rt.config.default_route].chain]
+        rec.model_sent = None  # the client's body went upstream
+        self._message_timeout = True
+        self._bookkeeping(partial(self.rt.recorder.decided, self._span, rec))
 
     async def _classify(self, parsed: ParsedRequest) -> tuple[Scores | None, policy.Fault | None]:
         if self.rt.config.classifier.inference == "inline":

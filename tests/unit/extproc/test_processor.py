@@ -948,3 +948,22 @@ async def test_processor_inline_inference_failure_fails_open(make_harness: MakeH
     assert headers["x-triage-route"] == "economy"
     processor.close()
     assert harness.record()["reason"] == "error"
+
+
+async def test_processor_a_reply_after_envoys_message_timeout_is_recorded_as_envoys_fail_open(
+    make_harness: MakeHarness, gated: GatedClassifier, executor: ThreadPoolExecutor
+) -> None:
+    harness = make_harness(gated, policy={"deadline_ms": 5000}, envoy={"message_timeout_ms": 50})
+    processor = harness.processor()
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.2, gated.gate.set)  # the classifier answers within its deadline, after Envoy's timeout
+    routed(await route_request(processor))
+    processor.close()  # Envoy never sends the response phase: it stopped talking to Triage
+    record = harness.record()
+    assert (record["route"], record["reason"], record["error_code"]) == (
+        "economy",
+        "message_timeout",
+        "message_timeout",
+    )
+    assert "model_sent" not in record
+    assert record["aborted"] is False
