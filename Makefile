@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= ../shared/data
 
-.PHONY: help install run demo test unit integration lint bench soak train eval clean
+.PHONY: help install run demo test unit integration lint bench soak train eval clean prometheus
 
 help:
 	@echo "make run    start Envoy + Triage + three fake providers on 127.0.0.1 (Ctrl-C stops all)"
@@ -43,7 +43,18 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration -q
 
-test: lint
+# Debian's Prometheus server: the metrics test scrapes Triage with the real one (installed when missing, as root).
+PROMETHEUS := $(shell command -v prometheus 2>/dev/null)
+prometheus:
+ifeq ($(PROMETHEUS),)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's prometheus package (the metrics test scrapes Triage with it)"; \
+		(apt-get install -y -qq prometheus >/dev/null 2>&1 || \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null)); \
+	else echo "prometheus not found and not root: the metrics test will skip (apt-get install prometheus)"; fi
+endif
+
+test: lint prometheus
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -42,12 +42,13 @@ def decision_log(cfg: TelemetryConfig) -> DecisionLog | None:
 
 def build_runtime(config: TriageConfig, classifier: Classifier) -> Runtime:
     admin = AdminClient(config.envoy.admin, timeout=1.0) if config.envoy.health_poll_ms > 0 else None
+    recorder = Recorder(decision_log(config.telemetry))
     return Runtime(
         config=config,
         classifier=classifier,
-        recorder=Recorder(decision_log(config.telemetry)),
+        recorder=recorder,
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-infer"),
-        health=ProviderHealth(admin, config.clusters),
+        health=ProviderHealth(admin, config.clusters, on_change=recorder.provider_health),
     )
 
 

@@ -286,6 +286,11 @@ class TelemetryConfig(_Model):
     service_name: str = "triage"
     otlp_endpoint: str | None = Field(None, description="OTLP/gRPC endpoint; off when unset")
     decision_log: str | None = Field(None, description="file for one JSON line per decision; '-' = stdout")
+    metrics_listen: str | None = Field(
+        None, description="host:port of the Prometheus /metrics endpoint (not the gRPC port); off when unset"
+    )
+
+    _metrics = field_validator("metrics_listen")(lambda v: v if v is None else _check_address(v))
 
 
 class EnvoyTracing(_Model):

@@ -52,14 +52,16 @@ class RuntimeHolder:
         self.rejected = 0  # reloads refused (an invalid file), counted
         self.failures = 0  # reload attempts that failed in any other way; the watch goes on
 
-    def _file_stamp(self) -> tuple[int, int] | None:
+    def _file_stamp(self) -> tuple[int, int, int, int] | None:
         if self._path is None:
             return None
         try:
             st = os.stat(self._path)
         except OSError:
             return None
-        return (st.st_mtime_ns, st.st_size)
+        # The inode too: Kubernetes replaces a mounted ConfigMap by swapping a ``..data`` symlink to a new
+        # directory, and the new file may carry the same size and (on coarse clocks) the same mtime.
+        return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
     def reload_if_changed(self) -> bool:
         """Reload when the file's stamp changed; True when a new configuration took effect."""

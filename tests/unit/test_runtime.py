@@ -87,3 +87,45 @@ async def test_runtime_watch_survives_any_reload_failure(tmp_path: Path, monkeyp
         assert holder.current.config.kill_switch is not None
     finally:
         watch.cancel()
+
+
+def _configmap_dir(root: Path, version: str, content: str) -> Path:
+    """What the kubelet writes for a ConfigMap volume: a timestamped directory holding the files."""
+    data = root / f"..2026_12_03_{version}"
+    data.mkdir()
+    (data / "triage.yaml").write_text(content, encoding="utf-8")
+    return data
+
+
+def _kubelet_swap(root: Path, old: Path, new: Path) -> None:
+    """The kubelet's atomic update: a new ``..data_tmp`` symlink to the new directory renamed over ``..data``,
+    then the old directory removed. ``triage.yaml`` itself stays a symlink to ``..data/triage.yaml``."""
+    tmp = root / "..data_tmp"
+    tmp.symlink_to(new.name)
+    os.replace(tmp, root / "..data")
+    (old / "triage.yaml").unlink()
+    old.rmdir()
+
+
+def test_runtime_reloads_a_configmap_swapped_by_the_kubelet(tmp_path: Path) -> None:
+    old = _configmap_dir(tmp_path, "06_00_00.1", default_config_text())
+    (tmp_path / "..data").symlink_to(old.name)
+    path = tmp_path / "triage.yaml"
+    path.symlink_to("..data/triage.yaml")
+    holder = _holder(path)
+    assert holder.current.config.kill_switch is None
+    # Same size and the same mtime as the file it replaces: only the inode tells them apart.
+    text = default_config_text().replace("deadline_ms: 25", "deadline_ms: 26")
+    assert len(text) == len(default_config_text())
+    new = _configmap_dir(tmp_path, "06_05_00.2", text)
+    st = os.stat(old / "triage.yaml")
+    os.utime(new / "triage.yaml", ns=(st.st_atime_ns, st.st_mtime_ns))
+    _kubelet_swap(tmp_path, old, new)
+    assert holder.reload_if_changed() is True
+    assert holder.current.config.policy.deadline_ms == 26
+    assert holder.reload_if_changed() is False  # nothing changed since
+    # The next update (the kill switch) goes through the same swap.
+    newer = _configmap_dir(tmp_path, "06_10_00.3", KILL_SWITCH)
+    _kubelet_swap(tmp_path, new, newer)
+    assert holder.reload_if_changed() is True
+    assert holder.current.config.kill_switch is not None

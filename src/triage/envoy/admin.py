@@ -11,7 +11,7 @@ import http.client
 import json
 import logging
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 log = logging.getLogger("triage.envoy")
@@ -115,11 +115,17 @@ class ProviderHealth:
     Envoy alone handles failures: each request then pays one fast-failing attempt on an ejected provider.
     """
 
-    def __init__(self, admin: AdminClient | None = None, clusters: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        admin: AdminClient | None = None,
+        clusters: Iterable[str] = (),
+        on_change: Callable[[frozenset[str], frozenset[str]], None] | None = None,
+    ) -> None:
         self.ejected: frozenset[str] = frozenset()
         self._admin = admin
         self._clusters = tuple(clusters)
         self._warned = False
+        self._on_change = on_change  # (before, after): telemetry counts the ejections seen
 
     def refresh(self) -> None:
         """Read the ejections once (blocking); keep the last known state when Envoy does not answer."""
@@ -133,9 +139,11 @@ class ProviderHealth:
                 self._warned = True
             return
         self._warned = False
-        if ejected != self.ejected:
+        before, self.ejected = self.ejected, ejected
+        if ejected != before:
             log.info("ejected providers: %s", ", ".join(sorted(ejected)) or "none")
-        self.ejected = ejected
+            if self._on_change is not None:
+                self._on_change(before, ejected)
 
     async def watch(self, interval_s: float) -> None:
         """Refresh every ``interval_s`` (off the event loop) until cancelled."""

@@ -231,6 +231,8 @@ class LocalStack:
             envoy["listen"] = "127.0.0.1:0"
             # A Unix socket: its address is known before Envoy starts, so Triage can read ejections from it.
             envoy["admin"] = f"unix:{self._socket_path('envoy-admin.sock')}"
+            if telemetry.get("metrics_listen"):
+                telemetry["metrics_listen"] = f"127.0.0.1:{free_port()}"
         if self.envoy_tracing is not None:
             envoy["tracing"] = {"collector": self.envoy_tracing}
         cfg = parse_config(data, str(self.triage_yaml))
@@ -313,6 +315,11 @@ class LocalStack:
         _wait("envoy", ready, self.startup_timeout, self.envoy_log)
         self.envoy_url = "http://" + self.admin.listener_address()
 
+    def metrics_url(self) -> str | None:
+        """Triage's Prometheus endpoint, when ``telemetry.metrics_listen`` is set."""
+        listen = self.running_config.telemetry.metrics_listen if self.running_config is not None else None
+        return f"http://{listen}/metrics" if listen is not None else None
+
     def envoy_stats(self, prefix: str = "") -> dict[str, int]:
         """Envoy's counters and gauges whose name starts with ``prefix``."""
         assert self.admin is not None
@@ -379,6 +386,8 @@ def fixed_addresses(config: TriageConfig) -> list[tuple[str, str]]:
     out = [(f"clusters.{n}.address", c.address) for n, c in config.clusters.items() if c.host in _LOCAL_HOSTS]
     out += [(f"server.listen.{i}", a) for i, a in enumerate(config.server.listen) if not a.startswith("unix:")]
     out += [("envoy.listen", config.envoy.listen), ("envoy.admin", config.envoy.admin)]
+    if config.telemetry.metrics_listen is not None:
+        out.append(("telemetry.metrics_listen", config.telemetry.metrics_listen))
     return [(what, a) for what, a in out if not a.startswith("unix:")]
 
 
@@ -411,6 +420,8 @@ def shift_ports(config: TriageConfig, offset: int) -> TriageConfig:
     data["server"]["listen"] = [moved(a) for a in data["server"]["listen"]]
     for key in ("listen", "admin", "extproc"):
         data["envoy"][key] = moved(data["envoy"][key])
+    if data.get("telemetry", {}).get("metrics_listen"):
+        data["telemetry"]["metrics_listen"] = moved(data["telemetry"]["metrics_listen"])
     return parse_config(data, "port-shifted configuration")
 
 

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import orjson
 from opentelemetry import metrics, propagate, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
@@ -111,16 +112,18 @@ def _safely(method: Callable[..., Any]) -> Callable[..., Any]:
 class Recorder:
     """Spans, metrics and the decision log for the request path. Never raises."""
 
-    def __init__(self, decision_log: DecisionLog | None = None) -> None:
+    def __init__(
+        self, decision_log: DecisionLog | None = None, meter_provider: metrics.MeterProvider | None = None
+    ) -> None:
         self._tracer = trace.get_tracer(sc.INSTRUMENTATION_SCOPE, schema_url=sc.SCHEMA_URL)
-        meter = metrics.get_meter(sc.INSTRUMENTATION_SCOPE, schema_url=sc.SCHEMA_URL)
+        meter = metrics.get_meter(sc.INSTRUMENTATION_SCOPE, schema_url=sc.SCHEMA_URL, meter_provider=meter_provider)
         self._log = decision_log
         self._decisions = meter.create_counter(sc.METRIC_DECISIONS, "{decision}", "Routing decisions")
         self._rejections = meter.create_counter(sc.METRIC_REJECTIONS, "{request}", "Requests refused")
         self._fallbacks = meter.create_counter(
             sc.METRIC_FALLBACKS, "{request}", "Requests answered after more than one attempt"
         )
-        self._cost = meter.create_counter(sc.METRIC_COST, "USD", "Cost of answered requests")
+        self._cost = meter.create_counter(sc.METRIC_COST, "usd", "Cost of answered requests (USD)")
         self._duration = meter.create_histogram(
             sc.METRIC_DECISION_DURATION,
             "s",
@@ -133,6 +136,27 @@ class Recorder:
             "Tokens used per request",
             explicit_bucket_boundaries_advisory=list(sc.TOKEN_BUCKETS),
         )
+        self._ejections = meter.create_counter(
+            sc.METRIC_EJECTIONS, "{ejection}", "Providers seen ejected by Envoy's outlier detection"
+        )
+        self._ejected: dict[str, int] = {}  # cluster → 1 while Envoy ejects it, 0 once it is back
+        meter.create_observable_gauge(
+            sc.METRIC_EJECTED,
+            [self._observe_ejected],
+            "1",
+            "1 while Envoy ejects every host of the provider cluster, else 0",
+        )
+
+    def _observe_ejected(self, _options: CallbackOptions) -> list[Observation]:
+        return [Observation(v, {sc.UPSTREAM_CLUSTER: k}) for k, v in sorted(self._ejected.items())]
+
+    @_safely
+    def provider_health(self, before: frozenset[str], after: frozenset[str]) -> None:
+        """Envoy's ejections changed (``ProviderHealth``): count the new ones, update the gauge."""
+        for cluster in sorted(after - before):
+            self._ejections.add(1, {sc.UPSTREAM_CLUSTER: cluster})
+        for cluster in before | after | self._ejected.keys():
+            self._ejected[cluster] = int(cluster in after)
 
     def start(self, carrier: Mapping[str, str], start_ns: int, path: str, operation: str) -> Span | None:
         """Open the decision span, parented on the trace context Envoy put in the gRPC metadata;
@@ -191,7 +215,11 @@ class Recorder:
     @_safely
     def finished(self, span: Span | None, record: DecisionRecord) -> None:
         """The response ended (or the stream closed early): complete the span, metrics and log."""
-        attrs = {sc.ROUTE: record.route or "", sc.UPSTREAM_CLUSTER: record.cluster or ""}
+        attrs = {
+            sc.ROUTE: record.route or "",
+            sc.UPSTREAM_CLUSTER: record.cluster or "",
+            sc.GEN_AI_PROVIDER_NAME: record.provider or "",
+        }
         if record.cost_usd:
             self._cost.add(record.cost_usd, attrs)
         if record.attempts and record.attempts > 1:

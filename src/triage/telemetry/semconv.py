@@ -57,8 +57,12 @@ METRIC_REJECTIONS = "triage.route.rejections"
 METRIC_FALLBACKS = "triage.route.fallbacks"
 METRIC_COST = "triage.request.cost"
 METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
+METRIC_EJECTIONS = "triage.provider.ejections"
+METRIC_EJECTED = "triage.provider.ejected"
 
+# Seconds; resolves tens of microseconds (a 1 KB decision takes ~75 µs), up to the 25 ms deadline and beyond.
 DECISION_DURATION_BUCKETS = (
-    0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.00001, 0.00002, 0.00003, 0.00004, 0.00005, 0.000075, 0.0001, 0.00015, 0.0002, 0.0003, 0.0005, 0.00075,
+    0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1,
 )  # fmt: skip
 TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864 (v1.41.0 advice)

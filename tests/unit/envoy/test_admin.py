@@ -44,3 +44,47 @@ def test_provider_health_without_admin_is_always_empty() -> None:
     health = ProviderHealth()
     health.refresh()
     assert health.ejected == frozenset()
+
+
+def test_provider_health_changes_reach_the_ejection_metrics() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from triage.telemetry.recorder import Recorder
+
+    reader = InMemoryMetricReader()
+    recorder = Recorder(meter_provider=MeterProvider(metric_readers=[reader]))
+    states = iter([frozenset({"a"}), frozenset({"a", "b"}), frozenset(), frozenset({"a"})])
+
+    class _Admin:
+        def ejected(self, clusters: object) -> frozenset[str]:
+            return next(states)
+
+    health = ProviderHealth(_Admin(), ["a", "b"], on_change=recorder.provider_health)  # type: ignore[arg-type]
+
+    def points() -> dict[tuple[str, str], float]:
+        data = reader.get_metrics_data()
+        assert data is not None
+        out = {}
+        for rm in data.resource_metrics:
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    for p in m.data.data_points:
+                        out[(m.name, str(p.attributes["triage.upstream.cluster"]))] = p.value  # type: ignore[union-attr]
+        return out
+
+    health.refresh()
+    health.refresh()
+    assert points() == {
+        ("triage.provider.ejections", "a"): 1,
+        ("triage.provider.ejections", "b"): 1,
+        ("triage.provider.ejected", "a"): 1,
+        ("triage.provider.ejected", "b"): 1,
+    }
+    health.refresh()  # both back
+    assert points()[("triage.provider.ejected", "a")] == 0
+    health.refresh()  # a ejected again: counted again
+    got = points()
+    assert got[("triage.provider.ejections", "a")] == 2
+    assert got[("triage.provider.ejected", "a")] == 1
+    assert got[("triage.provider.ejected", "b")] == 0
