@@ -535,9 +535,13 @@ def _provider_cluster(cfg: TriageConfig, name: str, cluster: ClusterConfig) -> d
 
 
 def _grpc_cluster(name: str, address: str) -> dict[str, Any]:
+    """Triage or the OTLP collector: a Unix socket, an IP, or a DNS name (a Service, a compose service)."""
+    host = "" if address.startswith("unix:") else address.rsplit(":", 1)[0].strip("[]")
+    dns = bool(host) and not _is_ip(host)
     return {
         "name": name,
-        "type": "STATIC",
+        "type": "STRICT_DNS" if dns else "STATIC",
+        **({"dns_lookup_family": "V4_PREFERRED"} if dns else {}),
         "connect_timeout": "1s",
         "typed_extension_protocol_options": _protocol_options(http2=True),
         "load_assignment": {

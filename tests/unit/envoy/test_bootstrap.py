@@ -356,3 +356,15 @@ def test_render_snippet_has_the_filters_routes_and_clusters_of_the_bootstrap() -
         "triage_models",
         "triage_default",
     }
+
+
+def test_build_bootstrap_grpc_clusters_by_dns_name_resolve_it() -> None:
+    data = load_config().model_dump(mode="json", exclude_none=True)
+    data["envoy"]["extproc"] = "triage.llm.svc.cluster.local:50051"
+    data["envoy"]["tracing"] = {"collector": "jaeger:4317"}
+    clusters = _clusters(build_bootstrap(parse_config(data, "dns")))
+    for name, host in ((EXTPROC_CLUSTER, "triage.llm.svc.cluster.local"), (OTEL_CLUSTER, "jaeger")):
+        assert clusters[name]["type"] == "STRICT_DNS"
+        (endpoint,) = clusters[name]["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        assert endpoint["endpoint"]["address"]["socket_address"]["address"] == host
+    assert _clusters(build_bootstrap(load_config()))[EXTPROC_CLUSTER]["type"] == "STATIC"
