@@ -6,7 +6,9 @@ test skips locally and fails in CI, where the Makefile must have installed it.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -24,6 +26,7 @@ from triage.sim.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 
+DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana" / "triage-dashboard.json"
 PROMPT = "Prove that the square root of two is irrational, one careful step at a time."
 
 
@@ -158,3 +161,54 @@ def test_prometheus_scrapes_the_counters_the_traffic_produced(scraped: tuple[Loc
     series = httpx.get(f"{prom.url}/api/v1/series", params={"match[]": '{__name__=~"triage_.*|gen_ai_.*"}'}).json()
     names = {k for s in series["data"] for k in s}
     assert not names & {"triage_decision_id", "triage_request_id", "triage_prompt", "url_path"}
+
+
+def _scraped_names(text: str) -> tuple[set[str], set[str]]:
+    """Metric and label names in a Prometheus text exposition."""
+    metrics, labels = set(), set()
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, rest = line.partition("{")
+        metrics.add(name.split(" ")[0])
+        labels |= set(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', rest.split("}")[0]))
+    return metrics, labels
+
+
+def test_prometheus_sees_an_ejection_and_the_dashboard_names_only_real_metrics(
+    scraped: tuple[LocalStack, Prometheus],
+) -> None:
+    stack, prom = scraped
+    with httpx.Client(base_url=stack.envoy_url, timeout=60) as client:
+        route = client.post("/v1/chat/completions", json=chat(PROMPT)).headers["x-triage-route"]
+        assert stack.running_config is not None
+        primary = stack.running_config.routes[route].chain[0].cluster
+        stack.providers[primary].set_fault(Fault(status=503))
+        outlier = stack.running_config.clusters[primary].outlier
+        # Envoy ejects the primary after consecutive_5xx failures; Triage reads it from the admin API.
+        for _ in range(outlier.consecutive_5xx + 1):
+            assert client.post("/v1/chat/completions", json=chat(PROMPT)).status_code == 200
+        assert client.post("/v1/chat/completions", json={"model": "auto"}).status_code == 400  # a rejection
+
+    def ejected() -> bool:
+        result = prom.query(f'triage_provider_ejected{{triage_upstream_cluster="{primary}"}}')
+        return _value(result) == 1
+
+    _poll(ejected, 60, f"{primary} ejected in Prometheus", prom.log)
+    counted = prom.query(f'triage_provider_ejections_total{{triage_upstream_cluster="{primary}"}}')
+    assert _value(counted) >= 1
+    stack.providers[primary].reset_faults()
+    url = stack.metrics_url()
+    assert url is not None
+    metrics, labels = _scraped_names(httpx.get(url, timeout=10).text)
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert len(exprs) >= 10
+    for expr in exprs:
+        idents = set(re.findall(r"\b((?:triage|gen_ai)_[a-z_]+)\b", expr))
+        named = idents & metrics
+        assert named, f"{expr!r} names no metric Triage exports"
+        assert idents <= metrics | labels, f"{expr!r}: {sorted(idents - metrics - labels)} are not exported"
+        for clause in re.findall(r"by \(([^)]*)\)", expr):
+            grouped = {name.strip() for name in clause.split(",")} - {"le"}
+            assert grouped <= labels, f"{expr!r} groups by {sorted(grouped - labels)}, which no series carries"
