@@ -51,6 +51,9 @@ def describe_stack(stack: LocalStack) -> str:
             "   # also retry_after, delay_s, reset, close_after_chunks",
             f"    curl -s -XDELETE 127.0.0.1:{first.port}/_sim/faults     # healthy again",
         ]
+    metrics = stack.metrics_url()
+    if metrics is not None:
+        lines += [f"  Prometheus metrics: curl -s {metrics} | grep ^triage_"]
     lines += [
         "",
         f"  files in {stack.dir}: triage.yaml (edit it: Triage reloads it), envoy.yaml (generated),",
