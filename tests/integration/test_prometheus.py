@@ -157,6 +157,14 @@ def test_prometheus_scrapes_the_counters_the_traffic_produced(scraped: tuple[Loc
     assert all(float(r["value"][1]) > 0 for r in cost)
     assert {r["metric"]["triage_route"] for r in cost} == {route}
     _poll(has('sum(gen_ai_client_token_usage_count{gen_ai_token_type="input"})', 5), 30, "token histogram", prom.log)
+    for promql in (
+        "sum by (triage_route, triage_tier, triage_task) (triage_route_decisions_total)",
+        "sum(triage_route_fallbacks_total)",
+        "sum by (error_type) (triage_route_rejections_total)",
+        "sum by (triage_route, gen_ai_provider_name) (triage_request_cost_usd_total)",
+        "histogram_quantile(0.5, sum by (le) (triage_route_decision_duration_seconds_bucket))",
+    ):
+        print(promql, "→", [(r["metric"], r["value"][1]) for r in prom.query(promql)])  # the report (pytest -s)
     # No per-request or prompt-derived label anywhere.
     series = httpx.get(f"{prom.url}/api/v1/series", params={"match[]": '{__name__=~"triage_.*|gen_ai_.*"}'}).json()
     names = {k for s in series["data"] for k in s}
