@@ -27,6 +27,7 @@ from triage.runtime import RuntimeHolder
 log = logging.getLogger("triage.server")
 
 EXT_PROC_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor"
+SOCKET_MODE = 0o660  # a Unix socket's permissions: Triage's user and group (Envoy) connect, nobody else
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -108,6 +109,11 @@ class TriageServer:
                 host = address.rsplit(":", 1)[0]
                 self.bound.append(f"{host}:{port}")
         await self._server.start()
+        for address in self.bound:
+            if address.startswith("unix:"):
+                # Owner and group may connect: Envoy in the same pod shares the volume's group (fsGroup), not
+                # necessarily Triage's UID; the process umask would leave the group read-only.
+                os.chmod(address[len("unix:") :], SOCKET_MODE)
 
     async def ready(self, holder: RuntimeHolder) -> None:
         """The model is loaded and warm: start routing and report SERVING."""

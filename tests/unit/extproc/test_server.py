@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -74,6 +76,8 @@ async def test_server_reports_not_serving_and_passes_through_until_ready(socket_
 
             await server.ready(_holder())
             assert await _health(channel) == SERVING
+            # Envoy Gateway health-checks an ext_proc backend with the service's own name.
+            assert await _health(channel, EXT_PROC_SERVICE) == SERVING
             stream = ep_grpc.ExternalProcessorStub(channel).Process()
             await stream.write(_headers("/v1/chat/completions"))
             assert (await stream.read()).HasField("request_headers")
@@ -103,3 +107,15 @@ async def test_server_shutdown_reports_not_serving_and_drains_in_flight_streams(
         await shutdown
         with pytest.raises(grpc.aio.AioRpcError):
             await _health(channel)
+
+
+async def test_server_unix_socket_lets_the_group_connect(tmp_path: Path) -> None:
+    path = tmp_path / "t.sock"
+    old = os.umask(0o022)
+    server = TriageServer([f"unix:{path}"])
+    try:
+        await server.start()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o660  # Envoy in the same pod shares the group, not the UID
+    finally:
+        os.umask(old)
+        await server.shutdown(0.1)
