@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= ../shared/data
 
-.PHONY: help install run demo test unit integration lint bench soak train eval clean prometheus
+.PHONY: help install run demo test unit integration lint bench soak train eval clean image image-test prometheus
 
 help:
 	@echo "make run    start Envoy + Triage + three fake providers on 127.0.0.1 (Ctrl-C stops all)"
@@ -15,6 +15,8 @@ help:
 	@echo "make soak   bounded mixed traffic under a fault schedule; one line of figures (SOAK_SECONDS=120)"
 	@echo "make train  retrain the shipped classifier from $(DATA)"
 	@echo "make eval   routing quality (APGR, CPT) and task macro-F1 on sources the shipped model never trained on"
+	@echo "make image  build the container image with buildah, no Docker engine or registry ($(IMAGE))"
+	@echo "make image-test build the image, then run it behind the real Envoy (buildah run) and lint the Dockerfile"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +89,15 @@ eval: $(STAMP)
 	$(BIN)/triage eval tasks --data $(TASKS)/self_instruct/user_oriented_instructions.jsonl | head -1
 	$(BIN)/triage eval tasks --data $(TASKS)/belle_zh/eval_set.jsonl | head -1
 	$(BIN)/triage eval tasks --data $(TASKS)/belle_zh/zh_seed_tasks.jsonl | head -1
+
+IMAGE ?= localhost/triage:latest
+# deploy/image/build.sh: installs buildah + debootstrap when missing, builds a local Debian base when the
+# Dockerfile's BASE is not in local storage, builds the wheels on the host, then `buildah build` installs them.
+image: $(STAMP)
+	IMAGE=$(IMAGE) PYTHON=$(BIN)/python bash deploy/image/build.sh
+
+image-test: image
+	TRIAGE_IMAGE=$(IMAGE) TRIAGE_IMAGE_REQUIRED=1 $(BIN)/pytest tests/integration/test_image.py tests/unit/test_dockerfile.py -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
