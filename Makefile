@@ -100,4 +100,4 @@ image-test: image
 	TRIAGE_IMAGE=$(IMAGE) TRIAGE_IMAGE_REQUIRED=1 $(BIN)/pytest tests/integration/test_image.py tests/unit/test_dockerfile.py -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info .build
