@@ -138,6 +138,7 @@ class Processor:
         self._injected_usage = False
         self._start_ns = 0
         self._done = False
+        self.finished = False  # the exchange is over: Envoy will send no more messages on this stream
         self._strip: list[str] = []
         self._defer = defer
         self._after: list[Callable[[], None]] = []
@@ -149,6 +150,16 @@ class Processor:
     async def process(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
         """Answer one message of the stream with the matching reply; never raises."""
         kind = message.WhichOneof("request")
+        reply = await self._dispatch(kind, message)
+        # Envoy sends nothing after the end of the response, nor after an immediate response (its local reply).
+        self.finished = (
+            reply.HasField("immediate_response")
+            or (kind == "response_body" and message.response_body.end_of_stream)
+            or (kind == "response_headers" and message.response_headers.end_of_stream)
+        )
+        return reply
+
+    async def _dispatch(self, kind: str | None, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
         try:
             if kind == "request_headers":
                 return self._on_request_headers(message)

@@ -72,9 +72,18 @@ class ExtProcService(ep_grpc.ExternalProcessorServicer):  # type: ignore[misc]
         try:
             async for message in request_iterator:
                 yield await processor.process(message)
+                if processor.finished:
+                    # End the RPC ourselves, with OK, at once (telemetry after the status, below) instead of
+                    # waiting for Envoy's half-close: Envoy resets a stream it is done with, and an RPC cancelled
+                    # with a read pending or before its status leaks native memory in grpcio's asyncio server
+                    # (grpc/grpc#43360).
+                    break
                 processor.after_reply()  # resumed once gRPC has taken the reply: telemetry off the path
         finally:
-            processor.close()
+            if processor.finished:
+                asyncio.get_running_loop().call_soon(processor.close)  # after the handler has returned
+            else:
+                processor.close()
 
 
 class TriageServer:

@@ -119,3 +119,31 @@ async def test_server_unix_socket_lets_the_group_connect(tmp_path: Path) -> None
     finally:
         os.umask(old)
         await server.shutdown(0.1)
+
+
+@pytest.mark.parametrize("rejected", [False, True], ids=["response-ended", "immediate-response"])
+async def test_server_ends_the_rpc_itself_once_envoy_has_nothing_more_to_send(socket_path: str, rejected: bool) -> None:
+    # Envoy resets a stream it is done with; an RPC reset before its status leaks native memory in grpcio's asyncio
+    # server. So Triage ends the RPC with OK after the last message, without waiting for the client's half-close.
+    server = TriageServer([socket_path])
+    await server.start()
+    await server.ready(_holder())
+    try:
+        async with grpc.aio.insecure_channel(socket_path) as channel:
+            stream = ep_grpc.ExternalProcessorStub(channel).Process()
+            await stream.write(_headers("/v1/chat/completions"))
+            await stream.read()
+            if rejected:
+                await stream.write(_body(b'{"model": "x", "messages": "not a list"}'))
+                assert (await stream.read()).HasField("immediate_response")
+            else:
+                await stream.write(_body(b'{"model": "x", "messages": [{"role": "user", "content": "hi"}]}'))
+                await stream.read()
+                answer = b'{"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}'
+                await stream.write(ep.ProcessingRequest(response_body=ep.HttpBody(body=answer, end_of_stream=True)))
+                assert (await stream.read()).HasField("response_body")
+            # No done_writing(): the server has already finished the call.
+            assert await asyncio.wait_for(stream.read(), 10) is grpc.aio.EOF
+            assert await stream.code() == grpc.StatusCode.OK
+    finally:
+        await server.shutdown(0.1)
