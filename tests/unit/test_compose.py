@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.unit.helpers import envoy_binary, envoy_validate
 from triage.config import load_config
 from triage.envoy.bootstrap import render_bootstrap
 
@@ -75,18 +75,11 @@ def test_compose_triage_config_is_the_default_with_compose_addresses() -> None:
 
 
 def test_compose_bootstrap_passes_envoy_validate(tmp_path: Path) -> None:
-    envoy = shutil.which("envoy", path=str(Path(sys.executable).parent)) or shutil.which("envoy")
-    if envoy is None:
+    if envoy_binary() is None:
         pytest.skip("the envoy binary is not installed")
     path = tmp_path / "envoy.yaml"
     path.write_text(render_bootstrap(load_config(DEPLOY / "compose" / "triage.yaml")), encoding="utf-8")
-    result = subprocess.run(
-        [envoy, "--mode", "validate", "-c", str(path), "--log-level", "error"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = envoy_validate(path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.unit.helpers import envoy_binary, envoy_validate
 from triage.config import TriageConfig, default_config_text, load_config, parse_config
 from triage.contract import CHAIN_NAMESPACE as CHAIN_OVERRIDE_NAMESPACE
 from triage.envoy.bootstrap import (
@@ -268,24 +266,13 @@ def test_render_bootstrap_is_yaml_of_build_bootstrap() -> None:
 # -- Envoy's own validation -----------------------------------------------------------------------
 
 
-def _envoy_binary() -> str | None:
-    return shutil.which("envoy", path=str(Path(sys.executable).parent)) or shutil.which("envoy")
-
-
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_envoy_validates_the_rendered_bootstrap(name: str, tmp_path: Path) -> None:
-    envoy = _envoy_binary()
-    if envoy is None:
+    if envoy_binary() is None:
         pytest.skip("the envoy binary is not installed")
     path = tmp_path / "envoy.yaml"
     path.write_text(render_bootstrap(CONFIGS[name]()), encoding="utf-8")
-    result = subprocess.run(
-        [envoy, "--mode", "validate", "-c", str(path), "--log-level", "error"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = envoy_validate(path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OK" in result.stdout + result.stderr
 

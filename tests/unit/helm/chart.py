@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,22 +71,6 @@ def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 def triage_yaml(docs: list[dict[str, Any]]) -> str:
     text: str = find(docs, "ConfigMap", f"{RELEASE}-config")["data"]["triage.yaml"]
     return text
-
-
-def envoy_binary() -> str | None:
-    return shutil.which("envoy", path=str(Path(sys.executable).parent)) or shutil.which("envoy")
-
-
-def envoy_validate(path: Path) -> subprocess.CompletedProcess[str]:
-    envoy = envoy_binary()
-    assert envoy is not None
-    return subprocess.run(
-        [envoy, "--mode", "validate", "-c", str(path), "--log-level", "error"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def container(containers: list[dict[str, Any]], name: str) -> dict[str, Any]:

@@ -22,8 +22,6 @@ from tests.unit.helm.chart import (
     RELEASE,
     ci_values,
     container,
-    envoy_binary,
-    envoy_validate,
     find,
     golden_text,
     helm,
@@ -32,6 +30,7 @@ from tests.unit.helm.chart import (
     render_mode,
     triage_yaml,
 )
+from tests.unit.helpers import envoy_binary, envoy_validate
 from triage.cli import main as triage_main
 from triage.config import parse_config
 from triage.contract import TRIAGE_HEADERS
