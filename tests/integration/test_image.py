@@ -20,8 +20,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from triage.config import TelemetryConfig, load_config, parse_config
 from triage.envoy.admin import AdminClient
 from triage.sim.provider import FakeProvider
 from triage.sim.runner import ProviderThread, free_port
-from triage.sim.stack import find_envoy
+from triage.sim.stack import find_envoy, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -62,18 +61,6 @@ def _buildah(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[
 def _checked(proc: subprocess.CompletedProcess[str]) -> str:
     assert proc.returncode == 0, f"{' '.join(map(str, proc.args))} exited {proc.returncode}:\n{proc.stderr}"
     return proc.stdout
-
-
-def _wait(what: str, check: Callable[[], bool], timeout: float, logs: tuple[Path, ...] = ()) -> None:
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
-    tails = "".join(f"\n--- {p} ---\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists())
-    raise AssertionError(f"{what} not ready after {timeout:.0f} s{tails}")
 
 
 def _serving(target: str) -> bool:
@@ -272,7 +259,7 @@ def served(image: dict[str, Any], container: str) -> Iterator[Served]:
             assert started.poll() is None, f"the container exited with {started.returncode}: {stderr.read_text()}"
             return _serving(f"127.0.0.1:{grpc_port}")
 
-        _wait("triage in the container", triage_up, STARTUP_TIMEOUT, (stderr,))
+        wait_until("triage in the container", triage_up, STARTUP_TIMEOUT, (stderr,))
 
         envoy_log = workdir / "envoy.log"
         with envoy_log.open("wb") as log:
@@ -290,7 +277,7 @@ def served(image: dict[str, Any], container: str) -> Iterator[Served]:
                 stderr=subprocess.STDOUT,
             )
         admin = AdminClient(cfg.envoy.admin)
-        _wait("envoy", admin.ready, STARTUP_TIMEOUT, (envoy_log,))
+        wait_until("envoy", admin.ready, STARTUP_TIMEOUT, (envoy_log,))
 
         with httpx.Client(base_url="http://" + admin.listener_address(), timeout=60) as client:
             resp = client.post(
@@ -311,7 +298,7 @@ def served(image: dict[str, Any], container: str) -> Iterator[Served]:
             return False
 
         if decision_id is not None:
-            _wait("the decision record on the container's stdout", recorded, 30, (stdout, stderr))
+            wait_until("the decision record on the container's stdout", recorded, 30, (stdout, stderr))
         if metrics_port is not None:
             result.metrics_status = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).status_code
 

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pytest
 from tests.integration.conftest import chat
 from triage.sim.faults import Fault
 from triage.sim.runner import free_port
-from triage.sim.stack import LocalStack
+from triage.sim.stack import LocalStack, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +63,7 @@ class Prometheus:
     def __enter__(self) -> Prometheus:
         with self.log.open("wb") as out:
             self._proc = subprocess.Popen(self._args, stdout=out, stderr=subprocess.STDOUT)
-        _poll(lambda: _get(f"{self.url}/-/ready") is not None, 60, "Prometheus ready", self.log)
+        wait_until("Prometheus ready", lambda: _get(f"{self.url}/-/ready") is not None, 60, (self.log,))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -95,16 +94,6 @@ def _get(url: str) -> httpx.Response | None:
     except httpx.HTTPError:
         return None
     return resp if resp.status_code == 200 else None
-
-
-def _poll(check: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    tail = log.read_text(errors="replace")[-2000:] if log is not None and log.exists() else ""
-    raise AssertionError(f"timed out waiting for {what}\n{tail}")
 
 
 def _value(result: list[dict[str, Any]]) -> float:
@@ -139,14 +128,14 @@ def test_prometheus_scrapes_the_counters_the_traffic_produced(scraped: tuple[Loc
     def has(promql: str, expected: float) -> Callable[[], bool]:
         return lambda: _value(prom.query(promql)) == expected
 
-    _poll(has("sum(triage_route_decisions_total)", 5), 60, "5 decisions in Prometheus", prom.log)
+    wait_until("5 decisions in Prometheus", has("sum(triage_route_decisions_total)", 5), 60, (prom.log,))
     assert prom.target_health() == "up"
     by_route = {r["metric"]["triage_route"]: float(r["value"][1]) for r in prom.query("triage_route_decisions_total")}
     assert by_route == {route: 5.0}
     labels = prom.query("triage_route_decisions_total")[0]["metric"]
     assert {"triage_tier", "triage_reason", "triage_task"} <= labels.keys()
-    _poll(has("sum(triage_route_fallbacks_total)", 1), 30, "1 fallback", prom.log)
-    _poll(has("sum(triage_route_rejections_total)", 1), 30, "1 rejection", prom.log)
+    wait_until("1 fallback", has("sum(triage_route_fallbacks_total)", 1), 30, (prom.log,))
+    wait_until("1 rejection", has("sum(triage_route_rejections_total)", 1), 30, (prom.log,))
     # Decision latency resolves tens of microseconds: the first bucket is 10 µs.
     buckets = {r["metric"]["le"] for r in prom.query("triage_route_decision_duration_seconds_bucket")}
     assert {"1e-05", "2e-05", "5e-05", "0.0001"} <= buckets
@@ -156,7 +145,9 @@ def test_prometheus_scrapes_the_counters_the_traffic_produced(scraped: tuple[Loc
     assert cost
     assert all(float(r["value"][1]) > 0 for r in cost)
     assert {r["metric"]["triage_route"] for r in cost} == {route}
-    _poll(has('sum(gen_ai_client_token_usage_count{gen_ai_token_type="input"})', 5), 30, "token histogram", prom.log)
+    wait_until(
+        "token histogram", has('sum(gen_ai_client_token_usage_count{gen_ai_token_type="input"})', 5), 30, (prom.log,)
+    )
     for promql in (
         "sum by (triage_route, triage_tier, triage_task) (triage_route_decisions_total)",
         "sum(triage_route_fallbacks_total)",
@@ -202,7 +193,7 @@ def test_prometheus_sees_an_ejection_and_the_dashboard_names_only_real_metrics(
         result = prom.query(f'triage_provider_ejected{{triage_upstream_cluster="{primary}"}}')
         return _value(result) == 1
 
-    _poll(ejected, 60, f"{primary} ejected in Prometheus", prom.log)
+    wait_until(f"{primary} ejected in Prometheus", ejected, 60, (prom.log,))
     counted = prom.query(f'triage_provider_ejections_total{{triage_upstream_cluster="{primary}"}}')
     assert _value(counted) >= 1
     stack.providers[primary].reset_faults()

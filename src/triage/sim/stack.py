@@ -57,7 +57,9 @@ def find_envoy() -> str:
     return found
 
 
-def _wait(what: str, check: Callable[[], bool], timeout: float, log: Path | None = None) -> None:
+def wait_until(what: str, check: Callable[[], bool], timeout: float, logs: tuple[Path, ...] = ()) -> None:
+    """Poll ``check`` (backing off to 0.25 s) until it is true; after ``timeout`` raise ``StackError`` naming
+    ``what`` with the last lines of each of ``logs``. Readiness polling for the stack and the tests alike."""
     deadline = time.monotonic() + timeout
     delay = 0.02
     while time.monotonic() < deadline:
@@ -65,12 +67,12 @@ def _wait(what: str, check: Callable[[], bool], timeout: float, log: Path | None
             return
         time.sleep(delay)
         delay = min(delay * 1.5, 0.25)
-    tail = ""
-    if log is not None and log.exists():
-        tail = (
-            "\n--- last lines of " + str(log) + " ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-        )
-    raise StackError(f"{what} not ready after {timeout:.0f} s{tail}")
+    tails = "".join(
+        f"\n--- last lines of {log} ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        for log in logs
+        if log.exists()
+    )
+    raise StackError(f"{what} not ready after {timeout:.0f} s{tails}")
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
@@ -276,7 +278,7 @@ class LocalStack:
                 raise StackError(f"triage exited with {proc.returncode}; see {self.triage_log}")
             return self.triage_serving()
 
-        _wait("triage", up, self.startup_timeout, self.triage_log)
+        wait_until("triage", up, self.startup_timeout, (self.triage_log,))
 
     def stop_triage(self) -> None:
         _stop_process(self._triage)
@@ -312,7 +314,7 @@ class LocalStack:
                 raise StackError(f"envoy exited with {proc.returncode}; see {self.envoy_log}")
             return self.admin is not None and self.admin.ready()
 
-        _wait("envoy", ready, self.startup_timeout, self.envoy_log)
+        wait_until("envoy", ready, self.startup_timeout, (self.envoy_log,))
         self.envoy_url = "http://" + self.admin.listener_address()
 
     def metrics_url(self) -> str | None:
@@ -350,7 +352,7 @@ class LocalStack:
                     return True
             return False
 
-        _wait(f"decision {decision_id}", seen, timeout)
+        wait_until(f"decision {decision_id}", seen, timeout)
         return found
 
     def iter_new_decisions(self, poll_s: float = 0.25) -> Iterator[dict[str, Any]]:

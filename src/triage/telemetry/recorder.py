@@ -155,7 +155,7 @@ class Recorder:
         """Envoy's ejections changed (``ProviderHealth``): count the new ones, update the gauge."""
         for cluster in sorted(after - before):
             self._ejections.add(1, {sc.UPSTREAM_CLUSTER: cluster})
-        for cluster in before | after | self._ejected.keys():
+        for cluster in before | after:  # ``before`` is the last ``after``: every cluster at 1 is in it
             self._ejected[cluster] = int(cluster in after)
 
     def start(self, carrier: Mapping[str, str], start_ns: int, path: str, operation: str) -> Span | None:
