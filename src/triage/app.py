@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -64,9 +65,19 @@ def warm_up(classifier: Classifier) -> None:
             classifier.score(parse_request(body, OPENAI_CHAT).input)
 
 
-async def serve(config: TriageConfig, config_path: Path | None, *, watch_interval_s: float = 1.0) -> int:
-    """Serve until SIGTERM/SIGINT, then shut down gracefully. Returns the exit code."""
-    flush = setup_telemetry(config.telemetry)
+async def serve(
+    config: TriageConfig,
+    config_path: Path | None,
+    *,
+    watch_interval_s: float = 1.0,
+    prepare: Callable[[TriageConfig], TriageConfig] = lambda c: c,
+    worker: int | None = None,
+) -> int:
+    """Serve until SIGTERM/SIGINT, then shut down gracefully. Returns the exit code.
+
+    ``prepare``: redone on every reloaded configuration (see ``RuntimeHolder``); ``worker``: this process's
+    index under ``triage serve --workers N`` (a resource attribute of its telemetry)."""
+    flush = setup_telemetry(config.telemetry, worker=worker)
     server = TriageServer(list(config.server.listen))
     await server.start()
     log.info("listening on %s (NOT_SERVING until the model is warm)", ", ".join(server.bound))
@@ -74,7 +85,7 @@ async def serve(config: TriageConfig, config_path: Path | None, *, watch_interva
     loop = asyncio.get_running_loop()
     classifier = await loop.run_in_executor(None, load_classifier, config.classifier)
     await loop.run_in_executor(None, warm_up, classifier)
-    holder = RuntimeHolder(build_runtime(config, classifier), config_path)
+    holder = RuntimeHolder(build_runtime(config, classifier), config_path, prepare)
     await server.ready(holder)
     log.info(
         "SERVING: classifier %s (%s) loaded and warm in %.0f ms; default route %r",

@@ -25,6 +25,25 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", type=Path, help="triage.yaml (default: the embedded default configuration)")
 
 
+def _workers_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers",
+        type=int,
+        choices=range(1, 65),
+        metavar="N",
+        help="override server.workers: N server processes, one per core (serve and envoy-config must agree)",
+    )
+
+
+def _with_overrides(cfg: TriageConfig, args: argparse.Namespace) -> TriageConfig:
+    update: dict[str, object] = {}
+    if getattr(args, "listen", None):
+        update["listen"] = args.listen
+    if getattr(args, "workers", None):
+        update["workers"] = args.workers
+    return cfg.model_copy(update={"server": cfg.server.model_copy(update=update)}) if update else cfg
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="triage", description="LLM request router for Envoy (ext_proc sidecar).")
     parser.add_argument("--version", action="version", version=f"triage {__version__}")
@@ -34,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the ext_proc server")
     _config_arg(p)
     p.add_argument("--listen", action="append", help="override server.listen (host:port or unix:/path)")
+    _workers_arg(p)
+    p.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)  # set by the supervisor for its workers
 
     p = sub.add_parser("check-config", help="validate a configuration file and report every problem")
     p.add_argument("file", type=Path)
@@ -44,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--snippet", action="store_true", help="only the filters, routes and clusters to add to an existing Envoy"
     )
+    _workers_arg(p)
 
     p = sub.add_parser("explain", help="show the decision for a prompt and why, without Envoy")
     _config_arg(p)
@@ -88,7 +110,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 def _cmd_envoy_config(args: argparse.Namespace) -> int:
     from triage.envoy.bootstrap import render_bootstrap, render_snippet  # noqa: PLC0415
 
-    text = (render_snippet if args.snippet else render_bootstrap)(_load(args.config))
+    text = (render_snippet if args.snippet else render_bootstrap)(_with_overrides(_load(args.config), args))
     if args.output is None:
         sys.stdout.write(text)
     else:
@@ -99,11 +121,21 @@ def _cmd_envoy_config(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from triage.app import serve  # noqa: PLC0415
+    from triage.workers import supervise, worker_config  # noqa: PLC0415
 
-    cfg = _load(args.config)
-    if args.listen:
-        cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"listen": args.listen})})
-    return asyncio.run(serve(cfg, args.config))
+    index: int | None = args.worker_index
+
+    def prepare(cfg: TriageConfig) -> TriageConfig:
+        cfg = _with_overrides(cfg, args)
+        return cfg if index is None else worker_config(cfg, index)
+
+    cfg = prepare(_load(args.config))
+    if index is None and cfg.server.workers > 1:
+        child = ["--log-level", args.log_level, "serve", "--workers", str(cfg.server.workers)]
+        child += ["--config", str(args.config)] if args.config is not None else []
+        child += [f"--listen={a}" for a in args.listen or ()]
+        return supervise(cfg, child)
+    return asyncio.run(serve(cfg, args.config, prepare=prepare, worker=index))
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:

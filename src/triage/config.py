@@ -261,6 +261,11 @@ class ServerConfig(_Model):
     listen: list[str] = Field(default_factory=lambda: ["127.0.0.1:50051"], min_length=1)
     drain_seconds: Annotated[float, Field(ge=0)] = 5.0
     max_body_bytes: PositiveInt = 8 * 1024 * 1024
+    workers: Annotated[int, Field(ge=1, le=64)] = Field(
+        1,
+        description="server processes (`triage serve --workers N`): worker i listens on each address of `listen` "
+        "moved by i (Unix socket triage-i.sock, or port + i), and the generated Envoy cluster balances over them",
+    )
 
     @field_validator("listen")
     @classmethod

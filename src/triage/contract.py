@@ -30,6 +30,9 @@ CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-aut
 # The client's session with the gateway (or the site in front of it): never meant for a provider, always removed.
 CLIENT_SESSION_HEADERS = ("cookie",)
 
+# The gRPC service Envoy calls; its name is also what Envoy's gRPC health check asks about (``--workers``).
+EXT_PROC_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor"
+
 # Dynamic metadata: the decision summary (and, per cluster, the model each attempt must send) ...
 METADATA_NAMESPACE = "triage"
 # ... and this request's chain, read by the priority-group cluster specifier.
@@ -39,3 +42,20 @@ CHAIN_NAMESPACE = "triage.chain"
 def step_name(index: int) -> str:
     """The priority group of a route's chain position."""
     return f"step{index}"
+
+
+def worker_address(address: str, index: int) -> str:
+    """Where worker ``index`` of ``triage serve --workers N`` listens, for a base address of ``server.listen``
+    or ``envoy.extproc``: worker 0 keeps it; worker i listens on ``<stem>-<i><suffix>`` (a Unix socket, e.g.
+    ``/run/triage/triage-1.sock``) or on the port plus i. The server and the generated Envoy cluster both call this,
+    so the endpoints Envoy balances over are exactly the sockets the workers open."""
+    if index == 0:
+        return address
+    if address.startswith("unix:"):
+        path = address[len("unix:") :]
+        slash = path.rfind("/") + 1
+        dot = path.rfind(".")
+        stem, suffix = (path[:dot], path[dot:]) if dot > slash else (path, "")
+        return f"unix:{stem}-{index}{suffix}"
+    host, port = address.rsplit(":", 1)
+    return f"{host}:{int(port) + index}" if int(port) else address  # port 0: every worker picks its own

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,8 +46,16 @@ class RuntimeHolder:
     problem and the running configuration stays in force.
     """
 
-    def __init__(self, runtime: Runtime, path: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        path: str | Path | None = None,
+        prepare: Callable[[TriageConfig], TriageConfig] = lambda c: c,
+    ) -> None:
+        """``prepare``: what the command line did to the file's configuration (``--listen``, a worker's addresses),
+        done again to every reloaded one, so that it compares like with like."""
         self.current = runtime
+        self._prepare = prepare
         self._path = Path(path) if path is not None else None
         self._stamp = self._file_stamp()
         self.rejected = 0  # reloads refused (an invalid file), counted
@@ -75,7 +84,7 @@ class RuntimeHolder:
         if self._path is None:
             return False
         try:
-            config = load_config(self._path)
+            config = self._prepare(load_config(self._path))
         except ConfigError as err:
             self.rejected += 1
             # One line: the console of `triage run` and log collectors show it whole.

@@ -34,11 +34,13 @@ from triage.contract import (
     CLIENT_CREDENTIAL_HEADERS,
     CLIENT_SESSION_HEADERS,
     ENVOY_CONTROL_HEADERS,
+    EXT_PROC_SERVICE,
     HEADER_DECISION_ID,
     HEADER_ROUTE,
     METADATA_NAMESPACE,
     TRIAGE_HEADERS,
     step_name,
+    worker_address,
 )
 
 EXTPROC_CLUSTER = "triage_extproc"
@@ -536,7 +538,11 @@ def _provider_cluster(cfg: TriageConfig, name: str, cluster: ClusterConfig) -> d
 
 def _grpc_cluster(name: str, address: str) -> dict[str, Any]:
     """Triage or the OTLP collector: a Unix socket, an IP, or a DNS name (a Service, a compose service)."""
-    host = "" if address.startswith("unix:") else address.rsplit(":", 1)[0].strip("[]")
+    return _grpc_cluster_of(name, [address])
+
+
+def _grpc_cluster_of(name: str, addresses: list[str]) -> dict[str, Any]:
+    host = "" if addresses[0].startswith("unix:") else addresses[0].rsplit(":", 1)[0].strip("[]")
     dns = bool(host) and not _is_ip(host)
     return {
         "name": name,
@@ -546,9 +552,30 @@ def _grpc_cluster(name: str, address: str) -> dict[str, Any]:
         "typed_extension_protocol_options": _protocol_options(http2=True),
         "load_assignment": {
             "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _socket_address(address)}}]}],
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _socket_address(a)}} for a in addresses]}],
         },
     }
+
+
+def _extproc_cluster(cfg: TriageConfig) -> dict[str, Any]:
+    """One endpoint per Triage worker (``server.workers``), balanced round robin stream by stream. With more than
+    one, Envoy health-checks each worker over gRPC so that one restarting, or still loading its model, gets no
+    streams (with a single endpoint there is nothing to fail over to: the filter's failure mode decides)."""
+    workers = cfg.server.workers
+    cluster = _grpc_cluster_of(EXTPROC_CLUSTER, [worker_address(cfg.envoy.extproc, i) for i in range(workers)])
+    if workers > 1:
+        cluster["health_checks"] = [
+            {
+                "timeout": "1s",
+                "interval": "1s",
+                "no_traffic_interval": "1s",
+                "unhealthy_threshold": 1,
+                "healthy_threshold": 1,
+                "grpc_health_check": {"service_name": EXT_PROC_SERVICE},
+            }
+        ]
+        cluster["common_lb_config"] = {"healthy_panic_threshold": {"value": 0}}  # never to a worker known down
+    return cluster
 
 
 # Envoy's own replies (jwt_authn's 401, a body over the buffer limit, no healthy upstream, timeouts, ...) by kind:
@@ -676,7 +703,7 @@ def build_bootstrap(cfg: TriageConfig) -> dict[str, Any]:
         "http_filters": http_filters,
     }
     clusters = [_provider_cluster(cfg, name, c) for name, c in cfg.clusters.items()]
-    clusters.append(_grpc_cluster(EXTPROC_CLUSTER, envoy.extproc))
+    clusters.append(_extproc_cluster(cfg))
     tracing = _tracing(cfg)
     if tracing is not None:
         assert envoy.tracing is not None

@@ -20,13 +20,13 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
+from triage.contract import EXT_PROC_SERVICE
 from triage.extproc import mutations as mu
 from triage.extproc.processor import Processor
 from triage.runtime import RuntimeHolder
 
 log = logging.getLogger("triage.server")
 
-EXT_PROC_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor"
 SOCKET_MODE = 0o660  # a Unix socket's permissions: Triage's user and group (Envoy) connect, nobody else
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

@@ -33,6 +33,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from triage.config import TriageConfig, load_config, parse_config
+from triage.contract import worker_address
 from triage.envoy.admin import AdminClient
 from triage.envoy.bootstrap import render_bootstrap
 from triage.sim.provider import FakeProvider
@@ -73,6 +74,16 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float, logs: tuple
         if log.exists()
     )
     raise StackError(f"{what} not ready after {timeout:.0f} s{tails}")
+
+
+def _serving(target: str) -> bool:
+    try:
+        with grpc.insecure_channel(target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+    except grpc.RpcError:
+        return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
@@ -257,14 +268,10 @@ class LocalStack:
         return self.running_config.server.listen[0]  # grpc takes host:port and unix:/path alike
 
     def triage_serving(self) -> bool:
-        """True when Triage's health service answers SERVING."""
-        try:
-            with grpc.insecure_channel(self._grpc_target()) as channel:
-                stub = health_pb2_grpc.HealthStub(channel)
-                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
-        except grpc.RpcError:
-            return False
-        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+        """True when Triage's health service answers SERVING (on every worker's address, with ``--workers``)."""
+        assert self.running_config is not None
+        base = self._grpc_target()
+        return all(_serving(worker_address(base, i)) for i in range(self.running_config.server.workers))
 
     def start_triage(self) -> None:
         cmd = [sys.executable, "-m", "triage", "serve", "--config", str(self.triage_yaml)]

@@ -69,6 +69,9 @@ def record_attributes(record: DecisionRecord) -> dict[str, AttributeValue]:
     return attrs
 
 
+_ATOMIC_WRITE = 4096  # PIPE_BUF on Linux, in bytes
+
+
 class DecisionLog:
     """Writes one JSON line per completed decision record to a text stream.
 
@@ -90,10 +93,25 @@ class DecisionLog:
             self._stream.flush()
 
     def flush(self) -> None:
-        if self._pending:
-            lines, self._pending = self._pending, []
-            self._stream.write("".join(lines))
-            self._stream.flush()
+        """Write the pending lines in chunks of whole lines of at most ``PIPE_BUF`` bytes, each flushed alone: the
+        workers of ``triage serve --workers N`` share stdout (a pipe) or one file opened for append, and a write
+        of that size is never interleaved with another process's."""
+        if not self._pending:
+            return
+        lines, self._pending = self._pending, []
+        chunk: list[str] = []
+        size = 0
+        for line in lines:
+            if chunk and size + len(line) > _ATOMIC_WRITE:
+                self._write(chunk)
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line) if line.isascii() else len(line.encode())
+        self._write(chunk)
+
+    def _write(self, lines: list[str]) -> None:
+        self._stream.write("".join(lines))
+        self._stream.flush()
 
 
 def _safely(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -27,7 +27,7 @@ def otlp_endpoint(cfg: TelemetryConfig) -> str | None:
     return cfg.otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
 
 
-def setup_telemetry(cfg: TelemetryConfig) -> Callable[[], None]:
+def setup_telemetry(cfg: TelemetryConfig, *, worker: int | None = None) -> Callable[[], None]:
     """Install the tracer and meter providers; return the flush-and-shutdown hook.
 
     Spans and metrics go over OTLP/gRPC when an endpoint is configured; metrics are also served for Prometheus
@@ -37,7 +37,7 @@ def setup_telemetry(cfg: TelemetryConfig) -> Callable[[], None]:
     if endpoint is None and cfg.metrics_listen is None:
         return lambda: None
     try:
-        return _install(cfg, endpoint)
+        return _install(cfg, endpoint, worker)
     except Exception:  # telemetry never stops routing: run without export, loudly
         log.exception(
             "telemetry: cannot set up export (OTLP %s, Prometheus %s); routing continues without it. If this is "
@@ -66,9 +66,13 @@ def _prometheus_reader(listen: str) -> tuple[MetricReader, Callable[[], None]]:
     return reader, stop
 
 
-def _install(cfg: TelemetryConfig, endpoint: str | None) -> Callable[[], None]:
+def _install(cfg: TelemetryConfig, endpoint: str | None, worker: int | None) -> Callable[[], None]:
     service = os.environ.get("OTEL_SERVICE_NAME") or cfg.service_name
-    resource = Resource.create({SERVICE_NAME: service, "service.namespace": "triage", "service.version": __version__})
+    attributes: dict[str, str | int] = {SERVICE_NAME: service, "service.namespace": "triage"}
+    attributes["service.version"] = __version__
+    if worker is not None:
+        attributes["triage.worker"] = worker
+    resource = Resource.create(attributes)
     readers: list[MetricReader] = []
     stops: list[Callable[[], None]] = []
     providers: list[TracerProvider | MeterProvider] = []
