@@ -42,7 +42,8 @@ def _worker_pids(supervisor: int) -> list[int]:
 
 
 def test_both_workers_route_and_a_killed_one_comes_back(stack: LocalStack) -> None:
-    assert stack.running_config is not None and stack.triage_pid is not None
+    assert stack.running_config is not None
+    assert stack.triage_pid is not None
     base = stack.running_config.telemetry.metrics_listen
     assert base is not None
     urls = [f"http://{worker_address(base, i)}/metrics" for i in range(2)]
@@ -63,4 +64,5 @@ def test_both_workers_route_and_a_killed_one_comes_back(stack: LocalStack) -> No
             return len(pids) == 2 and victim not in pids and stack.triage_serving()
 
         wait_until("the killed worker's restart", restarted, 60, (stack.triage_log,))
-    assert "worker 1 (pid" in stack.triage_log.read_text() and "restarting in" in stack.triage_log.read_text()
+    assert "worker 1 (pid" in stack.triage_log.read_text()
+    assert "restarting in" in stack.triage_log.read_text()
