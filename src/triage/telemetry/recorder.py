@@ -19,6 +19,7 @@ from opentelemetry.util.types import AttributeValue
 
 from triage.record import DecisionRecord
 from triage.telemetry import semconv as sc
+from triage.telemetry.aggregate import Key, LocalCounter, MetricsStore, default_store
 
 log = logging.getLogger("triage.telemetry")
 
@@ -68,6 +69,11 @@ def record_attributes(record: DecisionRecord) -> dict[str, AttributeValue]:
         attrs[name] = value
     return attrs
 
+
+_INPUT = (sc.GEN_AI_TOKEN_TYPE, "input")
+_OUTPUT = (sc.GEN_AI_TOKEN_TYPE, "output")
+# The API's tracer providers while no SDK is installed (``triage.telemetry.setup`` installs one with OTLP export).
+_NO_TRACING = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 
 _ATOMIC_WRITE = 4096  # PIPE_BUF on Linux, in bytes
 
@@ -128,32 +134,40 @@ def _safely(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class Recorder:
-    """Spans, metrics and the decision log for the request path. Never raises."""
+    """Spans, metrics and the decision log for the request path. Never raises.
+
+    The per-request counters and histograms live in a ``MetricsStore`` (a dictionary update per event; see
+    ``triage.telemetry.aggregate`` for why not the SDK's instruments); the counters reach OpenTelemetry as
+    observable counters, the histograms through the readers ``triage.telemetry.setup`` builds over the store.
+    """
 
     def __init__(
-        self, decision_log: DecisionLog | None = None, meter_provider: metrics.MeterProvider | None = None
+        self,
+        decision_log: DecisionLog | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        store: MetricsStore | None = None,
     ) -> None:
         self._tracer = trace.get_tracer(sc.INSTRUMENTATION_SCOPE, schema_url=sc.SCHEMA_URL)
         meter = metrics.get_meter(sc.INSTRUMENTATION_SCOPE, schema_url=sc.SCHEMA_URL, meter_provider=meter_provider)
         self._log = decision_log
-        self._decisions = meter.create_counter(sc.METRIC_DECISIONS, "{decision}", "Routing decisions")
-        self._rejections = meter.create_counter(sc.METRIC_REJECTIONS, "{request}", "Requests refused")
-        self._fallbacks = meter.create_counter(
-            sc.METRIC_FALLBACKS, "{request}", "Requests answered after more than one attempt"
-        )
-        self._cost = meter.create_counter(sc.METRIC_COST, "usd", "Cost of answered requests (USD)")
-        self._duration = meter.create_histogram(
+        self.store = store = store if store is not None else default_store()
+
+        def counter(name: str, unit: str, description: str) -> LocalCounter:
+            local = store.counter(name, unit, description)
+            meter.create_observable_counter(name, [local.observe], unit, description)
+            return local
+
+        self._decisions = counter(sc.METRIC_DECISIONS, "{decision}", "Routing decisions")
+        self._rejections = counter(sc.METRIC_REJECTIONS, "{request}", "Requests refused")
+        self._fallbacks = counter(sc.METRIC_FALLBACKS, "{request}", "Requests answered after more than one attempt")
+        self._cost = counter(sc.METRIC_COST, "usd", "Cost of answered requests (USD)")
+        self._duration = store.histogram(
             sc.METRIC_DECISION_DURATION,
             "s",
             "Time to decide (parse, features, classifier, policy)",
-            explicit_bucket_boundaries_advisory=list(sc.DECISION_DURATION_BUCKETS),
+            sc.DECISION_DURATION_BUCKETS,
         )
-        self._tokens = meter.create_histogram(
-            sc.METRIC_TOKEN_USAGE,
-            "{token}",
-            "Tokens used per request",
-            explicit_bucket_boundaries_advisory=list(sc.TOKEN_BUCKETS),
-        )
+        self._tokens = store.histogram(sc.METRIC_TOKEN_USAGE, "{token}", "Tokens used per request", sc.TOKEN_BUCKETS)
         self._ejections = meter.create_counter(
             sc.METRIC_EJECTIONS, "{ejection}", "Providers seen ejected by Envoy's outlier detection"
         )
@@ -178,7 +192,10 @@ class Recorder:
 
     def start(self, carrier: Mapping[str, str], start_ns: int, path: str, operation: str) -> Span | None:
         """Open the decision span, parented on the trace context Envoy put in the gRPC metadata;
-        ``operation`` is the request's ``gen_ai.operation.name`` (``chat``, ``text_completion``)."""
+        ``operation`` is the request's ``gen_ai.operation.name`` (``chat``, ``text_completion``). None when no
+        tracer provider is installed: nothing would record the span, so the context is not even parsed."""
+        if isinstance(trace.get_tracer_provider(), _NO_TRACING):
+            return None
         attributes: dict[str, AttributeValue] = {sc.URL_PATH: path, sc.GEN_AI_OPERATION_NAME: operation}
         try:
             ctx = propagate.extract(carrier)
@@ -217,34 +234,36 @@ class Recorder:
         """The decision is made: record its metrics (the span gets every attribute when it ends)."""
         if span is not None:
             span.add_event("decided", {sc.ROUTE: record.route or "", sc.REASON: record.reason or ""})
-        labels = {sc.ROUTE: record.route or "", sc.REASON: record.reason or "", sc.TIER: record.tier or ""}
+        reason = record.reason or ""
+        labels: Key = ((sc.ROUTE, record.route or ""), (sc.REASON, reason), (sc.TIER, record.tier or ""))
         if record.task:
-            labels[sc.TASK] = record.task
+            labels += ((sc.TASK, record.task),)
         self._decisions.add(1, labels)
         if record.router_latency_us is not None:
-            self._duration.record(record.router_latency_us / 1e6, {sc.REASON: record.reason or ""})
+            self._duration.record(record.router_latency_us / 1e6, ((sc.REASON, reason),))
 
     @_safely
     def rejected(self, span: Span | None, record: DecisionRecord) -> None:
         """The request was refused (a client error or a budget)."""
-        self._rejections.add(1, {sc.ERROR_TYPE: record.error_code or "", sc.TIER: record.tier or ""})
+        self._rejections.add(1, ((sc.ERROR_TYPE, record.error_code or ""), (sc.TIER, record.tier or "")))
         self._finish(span, record, error=record.error_code)
 
     @_safely
     def finished(self, span: Span | None, record: DecisionRecord) -> None:
         """The response ended (or the stream closed early): complete the span, metrics and log."""
-        attrs = {
-            sc.ROUTE: record.route or "",
-            sc.UPSTREAM_CLUSTER: record.cluster or "",
-            sc.GEN_AI_PROVIDER_NAME: record.provider or "",
-        }
+        attrs: Key = (
+            (sc.ROUTE, record.route or ""),
+            (sc.UPSTREAM_CLUSTER, record.cluster or ""),
+            (sc.GEN_AI_PROVIDER_NAME, record.provider or ""),
+        )
         if record.cost_usd:
             self._cost.add(record.cost_usd, attrs)
         if record.attempts and record.attempts > 1:
             self._fallbacks.add(1, attrs)
-        for kind, value in (("input", record.input_tokens), ("output", record.output_tokens)):
-            if value is not None:
-                self._tokens.record(value, {**attrs, sc.GEN_AI_TOKEN_TYPE: kind})
+        if record.input_tokens is not None:
+            self._tokens.record(record.input_tokens, (*attrs, _INPUT))
+        if record.output_tokens is not None:
+            self._tokens.record(record.output_tokens, (*attrs, _OUTPUT))
         error = None
         if record.aborted:
             error = "aborted"

@@ -8,17 +8,32 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
+from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Histogram,
+    HistogramDataPoint,
+    Metric,
+    MetricReader,
+    MetricsData,
+    PeriodicExportingMetricReader,
+    ResourceMetrics,
+    ScopeMetrics,
+)
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from triage import __version__
 from triage.config import TelemetryConfig
+from triage.telemetry import semconv as sc
+from triage.telemetry.aggregate import MetricsStore, default_store
 
 log = logging.getLogger("triage.telemetry")
 
@@ -27,7 +42,9 @@ def otlp_endpoint(cfg: TelemetryConfig) -> str | None:
     return cfg.otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
 
 
-def setup_telemetry(cfg: TelemetryConfig, *, worker: int | None = None) -> Callable[[], None]:
+def setup_telemetry(
+    cfg: TelemetryConfig, *, worker: int | None = None, store: MetricsStore | None = None
+) -> Callable[[], None]:
     """Install the tracer and meter providers; return the flush-and-shutdown hook.
 
     Spans and metrics go over OTLP/gRPC when an endpoint is configured; metrics are also served for Prometheus
@@ -37,7 +54,7 @@ def setup_telemetry(cfg: TelemetryConfig, *, worker: int | None = None) -> Calla
     if endpoint is None and cfg.metrics_listen is None:
         return lambda: None
     try:
-        return _install(cfg, endpoint, worker)
+        return _install(cfg, endpoint, worker, store if store is not None else default_store())
     except Exception:  # telemetry never stops routing: run without export, loudly
         log.exception(
             "telemetry: cannot set up export (OTLP %s, Prometheus %s); routing continues without it. If this is "
@@ -49,13 +66,73 @@ def setup_telemetry(cfg: TelemetryConfig, *, worker: int | None = None) -> Calla
         return lambda: None
 
 
-def _prometheus_reader(listen: str) -> tuple[MetricReader, Callable[[], None]]:
+def with_histograms(metrics_data: MetricsData, store: MetricsStore) -> MetricsData:
+    """``metrics_data`` plus the store's histograms (cumulative), in Triage's instrumentation scope of the first
+    resource: the SDK has no observable histogram, so the request path's histograms join each collection here."""
+    now = time.time_ns()
+    extra = [
+        Metric(
+            name=h.name,
+            description=h.description,
+            unit=h.unit,
+            data=Histogram(
+                data_points=[
+                    HistogramDataPoint(
+                        attributes=dict(attributes),
+                        start_time_unix_nano=store.start_ns,
+                        time_unix_nano=now,
+                        count=b.count,
+                        sum=b.total,
+                        bucket_counts=b.counts,
+                        explicit_bounds=h.bounds,
+                        min=b.low,
+                        max=b.high,
+                    )
+                    for attributes, b in series
+                ],
+                aggregation_temporality=AggregationTemporality.CUMULATIVE,
+            ),
+        )
+        for h in list(store.histograms.values())
+        if (series := h.snapshot())
+    ]
+    if not extra or not metrics_data.resource_metrics:
+        return metrics_data
+    first, *rest = metrics_data.resource_metrics
+    scopes = list(first.scope_metrics)
+    mine = next((i for i, s in enumerate(scopes) if s.scope.name == sc.INSTRUMENTATION_SCOPE), None)
+    if mine is None:
+        scope = InstrumentationScope(sc.INSTRUMENTATION_SCOPE, schema_url=sc.SCHEMA_URL)
+        scopes.append(ScopeMetrics(scope=scope, metrics=extra, schema_url=sc.SCHEMA_URL))
+    else:
+        old = scopes[mine]
+        scopes[mine] = ScopeMetrics(scope=old.scope, metrics=[*old.metrics, *extra], schema_url=old.schema_url)
+    merged = ResourceMetrics(resource=first.resource, scope_metrics=scopes, schema_url=first.schema_url)
+    return MetricsData(resource_metrics=[merged, *rest])
+
+
+class _PeriodicReader(PeriodicExportingMetricReader):
+    """The OTLP push reader, with the store's histograms in every export."""
+
+    def __init__(self, exporter: Any, store: MetricsStore) -> None:
+        super().__init__(exporter)
+        self._store = store
+
+    def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
+        super()._receive_metrics(with_histograms(metrics_data, self._store), timeout_millis, **kwargs)
+
+
+def _prometheus_reader(listen: str, store: MetricsStore) -> tuple[MetricReader, Callable[[], None]]:
     """A reader that Prometheus scrapes over HTTP at ``listen`` (any path answers; ``/metrics`` by convention)."""
     from opentelemetry.exporter.prometheus import PrometheusMetricReader  # noqa: PLC0415
     from prometheus_client import start_http_server  # noqa: PLC0415
 
+    class Reader(PrometheusMetricReader):
+        def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
+            super()._receive_metrics(with_histograms(metrics_data, store), timeout_millis, **kwargs)
+
     host, port = listen.rsplit(":", 1)
-    reader = PrometheusMetricReader()
+    reader = Reader()
     server, thread = start_http_server(int(port), addr=host.strip("[]"))
     log.info("telemetry: Prometheus metrics at http://%s/metrics", listen)
 
@@ -66,7 +143,7 @@ def _prometheus_reader(listen: str) -> tuple[MetricReader, Callable[[], None]]:
     return reader, stop
 
 
-def _install(cfg: TelemetryConfig, endpoint: str | None, worker: int | None) -> Callable[[], None]:
+def _install(cfg: TelemetryConfig, endpoint: str | None, worker: int | None, store: MetricsStore) -> Callable[[], None]:
     service = os.environ.get("OTEL_SERVICE_NAME") or cfg.service_name
     attributes: dict[str, str | int] = {SERVICE_NAME: service, "service.namespace": "triage"}
     attributes["service.version"] = __version__
@@ -85,10 +162,10 @@ def _install(cfg: TelemetryConfig, endpoint: str | None, worker: int | None) -> 
         tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=insecure)))
         trace.set_tracer_provider(tracer_provider)
         providers.append(tracer_provider)
-        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint, insecure=insecure)))
+        readers.append(_PeriodicReader(OTLPMetricExporter(endpoint=endpoint, insecure=insecure), store))
         log.info("telemetry: exporting spans and metrics over OTLP/gRPC to %s as service %r", endpoint, service)
     if cfg.metrics_listen is not None:
-        reader, stop = _prometheus_reader(cfg.metrics_listen)
+        reader, stop = _prometheus_reader(cfg.metrics_listen, store)
         readers.append(reader)
         stops.append(stop)
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
