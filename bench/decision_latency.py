@@ -1,7 +1,7 @@
 """Decision latency inside Triage: parse + features + ONNX + policy, on one CPU core.
 
 For each body size it runs the same steps as the ext_proc request-body phase (``parse_request`` →
-``policy.plan`` → ``classifier.score`` → ``policy.decide``) over realistic OpenAI chat bodies, and prints
+``router.decide_now``: plan, classify, decide) over realistic OpenAI chat bodies, and prints
 one line per size, read by automation:
 
     decision_latency size=64KB p50_us=412 p99_us=870
@@ -21,10 +21,10 @@ import time
 
 import orjson
 
-from triage import policy
+from triage import policy, router
 from triage.app import load_classifier
 from triage.classifier.base import Classifier
-from triage.config import TriageConfig, load_config
+from triage.config import load_config
 from triage.requests import OPENAI_CHAT, parse_request, rewrite_body
 
 SIZES = {"1KB": 1024, "64KB": 64 * 1024, "1MB": 1024 * 1024}
@@ -65,17 +65,14 @@ def make_body(size: int, variant: int) -> bytes:
     return orjson.dumps(skeleton)
 
 
-def decide_once(body: bytes, config: TriageConfig, classifier: Classifier, rewrite: bool) -> None:
+def decide_once(body: bytes, compiled: policy.Compiled, classifier: Classifier, rewrite: bool) -> None:
     parsed = parse_request(body, OPENAI_CHAT, "application/json")
-    outcome = policy.plan(parsed.input, "pro", config)
-    if outcome is None:
-        scores = classifier.score(parsed.input)
-        outcome = policy.decide(parsed.input, scores, "pro", config)
+    outcome = router.decide_now(compiled, classifier, parsed.input, "pro").outcome
     if rewrite and isinstance(outcome, policy.Decision):
         rewrite_body(parsed, model=outcome.model, include_usage=True, max_tokens_cap=outcome.max_tokens_cap)
 
 
-def measure(bodies: list[bytes], n: int, config: TriageConfig, classifier: Classifier, rewrite: bool) -> list[float]:
+def measure(bodies: list[bytes], n: int, config: policy.Compiled, classifier: Classifier, rewrite: bool) -> list[float]:
     for body in bodies:  # warm caches and lazy paths
         for _ in range(20):
             decide_once(body, config, classifier, rewrite)
@@ -102,8 +99,8 @@ def main() -> int:
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
-    config = load_config()
-    classifier = load_classifier(config.classifier)
+    config = policy.compile_policy(load_config())
+    classifier = load_classifier(config.config.classifier)
     sizes = [s.strip() for s in args.sizes.split(",")]
     print(f"# classifier {classifier.version}; {args.n} decisions x {args.repeats} repeats per size; one core")
     for label, rewrite in (("decision_latency", False), ("decision_plus_rewrite", True)):

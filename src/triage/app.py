@@ -7,9 +7,9 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from triage import runtime
 from triage.classifier.base import Classifier
 from triage.config import ClassifierConfig, TelemetryConfig, TriageConfig
 from triage.envoy.admin import AdminClient, ProviderHealth
@@ -44,13 +44,8 @@ def decision_log(cfg: TelemetryConfig) -> DecisionLog | None:
 def build_runtime(config: TriageConfig, classifier: Classifier) -> Runtime:
     admin = AdminClient(config.envoy.admin, timeout=1.0) if config.envoy.health_poll_ms > 0 else None
     recorder = Recorder(decision_log(config.telemetry))
-    return Runtime(
-        config=config,
-        classifier=classifier,
-        recorder=recorder,
-        executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-infer"),
-        health=ProviderHealth(admin, config.clusters, on_change=recorder.provider_health),
-    )
+    health = ProviderHealth(admin, config.clusters, on_change=recorder.provider_health)
+    return runtime.build(config, classifier, recorder, health)
 
 
 def warm_up(classifier: Classifier) -> None:
@@ -78,9 +73,9 @@ async def serve(
     ``prepare``: redone on every reloaded configuration (see ``RuntimeHolder``); ``worker``: this process's
     index under ``triage serve --workers N`` (a resource attribute of its telemetry)."""
     flush = setup_telemetry(config.telemetry, worker=worker)
-    server = TriageServer(list(config.server.listen))
+    server = TriageServer(list(config.server.listen), engine=config.server.engine)
     await server.start()
-    log.info("listening on %s (NOT_SERVING until the model is warm)", ", ".join(server.bound))
+    log.info("listening on %s, %s engine (NOT_SERVING until the model is warm)", ", ".join(server.bound), server.engine)
     started = time.perf_counter()
     loop = asyncio.get_running_loop()
     classifier = await loop.run_in_executor(None, load_classifier, config.classifier)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from triage import policy
+from triage import policy, router
 from triage.classifier.base import Classifier
 from triage.config import TriageConfig
 from triage.requests.input import RoutingInput
@@ -17,11 +17,8 @@ def explain(
     """Decide for ``prompt`` exactly as the live path would and return the decision with its reasons."""
     inp = RoutingInput.from_text(prompt, system=system)
     started = time.perf_counter_ns()
-    outcome = policy.plan(inp, tier, config)
-    scores = None
-    if outcome is None:
-        scores = classifier.score(inp)
-        outcome = policy.decide(inp, scores, tier, config)
+    decided = router.decide_now(config, classifier, inp, tier)
+    outcome, scores = decided.outcome, decided.scores
     latency_us = (time.perf_counter_ns() - started) / 1000
     tier_name, tier_cfg = config.tier(tier)
     out: dict[str, Any] = {

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from triage.classifier.base import Scores
-from triage.config import ChainEntry, TierConfig, TriageConfig
+from triage.config import ChainEntry, PolicyConfig, TierConfig, TriageConfig
 from triage.requests.input import RoutingInput
 
 Reason = Literal[
@@ -58,6 +58,11 @@ class Decision:
         """The model name the first provider of the chain expects."""
         return self.chain[0].model
 
+    @property
+    def chain_names(self) -> tuple[str, ...]:
+        """The chain as ``cluster/model`` steps (the decision record's and the span's form)."""
+        return tuple(f"{e.cluster}/{e.model}" for e in self.chain)
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -89,20 +94,84 @@ def strong_score(scores: Scores, task_bias: Mapping[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-(_logit(scores.p_strong) + shift)))
 
 
-def _allowed_ladder(tier: TierConfig, config: TriageConfig) -> list[tuple[str, float]]:
-    allowed = set(tier.routes)
-    return [(s.route, s.min_score) for s in config.policy.ladder if s.route in allowed]
+@dataclass(frozen=True, slots=True)
+class TierView:
+    """One tier of a configuration, compiled: the ladder it may climb and, per route, the chain positions in the
+    order Envoy should try them before this request's context windows and Envoy's ejections are applied."""
+
+    name: str
+    tier: TierConfig
+    ladder: tuple[tuple[str, float], ...]  # (route, min_score) of the policy's ladder steps the tier allows
+    base_steps: Mapping[str, tuple[int, ...]]  # every route: excluded clusters removed, preferred clusters first
 
 
 @dataclass(frozen=True, slots=True)
-class _Request:
-    """What every step of one decision needs."""
+class Compiled:
+    """A configuration compiled for deciding, with the policy it applies: ``compile_policy(config)`` applies the
+    file's own policy; a shadow candidate is the same configuration compiled with another ``PolicyConfig``."""
 
-    inp: RoutingInput
-    tier_name: str
-    tier: TierConfig
     config: TriageConfig
-    unhealthy: frozenset[str]
+    policy: PolicyConfig
+    tiers: Mapping[str, TierView]
+    default: TierView
+    min_window: Mapping[str, int | None]  # per route: the smallest context window of its chain (None: no window)
+
+    def tier(self, name: str | None) -> TierView:
+        """The named tier, or the default tier when the name is unknown or absent (``TriageConfig.tier``)."""
+        view = self.tiers.get(name) if name else None
+        return view if view is not None else self.default
+
+
+def _tier_view(name: str, tier: TierConfig, config: TriageConfig, policy: PolicyConfig) -> TierView:
+    allowed = set(tier.routes)
+    base: dict[str, tuple[int, ...]] = {}
+    prefer = {c: k for k, c in enumerate(tier.prefer_clusters)}
+    for route, cfg in config.routes.items():
+        chain = cfg.chain
+        steps = [i for i, e in enumerate(chain) if e.cluster not in tier.exclude_clusters]
+        if not steps:  # only a kill switch can get here (config validation forbids it otherwise)
+            steps = list(range(len(chain)))
+        steps.sort(key=lambda i, chain=chain: prefer.get(chain[i].cluster, len(prefer)))  # type: ignore[misc]
+        base[route] = tuple(steps)
+    ladder = tuple((s.route, s.min_score) for s in policy.ladder if s.route in allowed)
+    return TierView(name, tier, ladder, base)
+
+
+def compile_policy(config: TriageConfig, policy: PolicyConfig | None = None) -> Compiled:
+    """Compile ``config`` for ``plan``/``decide``, applying ``policy`` (default: the configuration's own)."""
+    policy = policy if policy is not None else config.policy
+    tiers = {name: _tier_view(name, tier, config, policy) for name, tier in config.tiers.items()}
+    default_name, default_tier = config.tier(None)
+    default = tiers.get(default_name) or _tier_view(default_name, default_tier, config, policy)
+    windows = {
+        route: min((e.context_tokens for e in cfg.chain if e.context_tokens is not None), default=None)
+        for route, cfg in config.routes.items()
+    }
+    return Compiled(config, policy, tiers, default, windows)
+
+
+Policy = TriageConfig | Compiled  # what plan/decide accept: a configuration is compiled on the spot (slower)
+
+
+def _compiled(policy: Policy) -> Compiled:
+    return policy if isinstance(policy, Compiled) else compile_policy(policy)
+
+
+class _Request:
+    """What every step of one decision needs (and the chain positions it has worked out so far)."""
+
+    __slots__ = ("_steps", "compiled", "config", "inp", "policy", "tier", "tier_name", "unhealthy", "view")
+
+    def __init__(self, inp: RoutingInput, view: TierView, compiled: Compiled, unhealthy: frozenset[str]) -> None:
+        self.inp = inp
+        self.view = view
+        self.tier_name = view.name
+        self.tier = view.tier
+        self.compiled = compiled
+        self.config = compiled.config
+        self.policy = compiled.policy
+        self.unhealthy = unhealthy
+        self._steps: dict[str, tuple[int, ...]] = {}
 
     @property
     def output_tokens(self) -> int | None:
@@ -115,21 +184,29 @@ class _Request:
         window = entry.context_tokens
         return window is None or self.inp.input_tokens_estimate + (self.output_tokens or 0) <= window
 
+    def fits_all(self, route: str) -> bool:
+        window = self.compiled.min_window[route]
+        return window is None or self.inp.input_tokens_estimate + (self.output_tokens or 0) <= window
+
     def too_small(self, route: str) -> tuple[str, ...]:
+        if self.fits_all(route):
+            return ()
         return tuple(f"{e.cluster}/{e.model}" for e in self.config.routes[route].chain if not self.fits(e))
 
     def steps(self, route: str) -> tuple[int, ...]:
         """The route's chain positions for this request, in the order Envoy should try them; empty when the
         request fits no step's context window."""
+        steps = self._steps.get(route)
+        if steps is not None:
+            return steps
         chain = self.config.routes[route].chain
-        steps = [i for i, e in enumerate(chain) if e.cluster not in self.tier.exclude_clusters]
-        if not steps:  # only a kill switch can get here (config validation forbids it otherwise)
-            steps = list(range(len(chain)))
-        steps = [i for i in steps if self.fits(chain[i])]
-        prefer = {c: k for k, c in enumerate(self.tier.prefer_clusters)}
-        steps.sort(key=lambda i: prefer.get(chain[i].cluster, len(prefer)))
-        steps.sort(key=lambda i: chain[i].cluster in self.unhealthy)  # stable: healthy first
-        return tuple(steps)
+        steps = self.view.base_steps[route]
+        if not self.fits_all(route):
+            steps = tuple(i for i in steps if self.fits(chain[i]))
+        if self.unhealthy and any(chain[i].cluster in self.unhealthy for i in steps):
+            steps = tuple(sorted(steps, key=lambda i: chain[i].cluster in self.unhealthy))  # stable: healthy first
+        self._steps[route] = steps
+        return steps
 
     def per_try_timeout_ms(self, steps: int) -> int | None:
         """The per-attempt budget: the tier's own, else a share of the tier's budget that leaves room for every
@@ -153,7 +230,7 @@ class _Request:
         chain = tuple(config.routes[route].chain[i] for i in steps)
         out_tokens = self.output_tokens
         price = chain[0].price or config.routes[route].price
-        estimate = price.cost(inp.input_tokens_estimate, out_tokens or config.policy.expected_output_tokens)
+        estimate = price.cost(inp.input_tokens_estimate, out_tokens or self.policy.expected_output_tokens)
         return Decision(
             route=route,
             reason=reason,
@@ -233,19 +310,20 @@ class _Request:
         )
 
 
-def _request(inp: RoutingInput, tier_name: str | None, config: TriageConfig, unhealthy: frozenset[str]) -> _Request:
-    name, tier = config.tier(tier_name)
-    return _Request(inp, name, tier, config, unhealthy)
+def _request(inp: RoutingInput, tier_name: str | None, policy: Policy, unhealthy: frozenset[str]) -> _Request:
+    compiled = _compiled(policy)
+    return _Request(inp, compiled.tier(tier_name), compiled, unhealthy)
 
 
 def plan(
-    inp: RoutingInput, tier_name: str | None, config: TriageConfig, unhealthy: frozenset[str] = frozenset()
+    inp: RoutingInput, tier_name: str | None, policy: Policy, unhealthy: frozenset[str] = frozenset()
 ) -> Decision | Rejection | None:
     """Decide what needs no classifier; None means: classify, then call ``decide``.
 
-    ``unhealthy``: clusters Envoy has ejected right now (their steps go last in every chain).
+    ``policy``: a configuration, or one compiled with the policy to apply (``compile_policy``); ``unhealthy``: clusters
+    Envoy has ejected right now (their steps go last in every chain).
     """
-    req = _request(inp, tier_name, config, unhealthy)
+    req = _request(inp, tier_name, policy, unhealthy)
     tier, name = req.tier, req.tier_name
     if tier.max_input_tokens is not None and inp.input_tokens_estimate > tier.max_input_tokens:
         return Rejection(
@@ -257,14 +335,14 @@ def plan(
             ),
             tier=name,
         )
-    ks = config.kill_switch
+    ks = req.config.kill_switch
     if ks is not None and (not ks.tiers or name in ks.tiers):
         return req.decision(ks.route, "kill_switch") if req.steps(ks.route) else req.too_large()
     if len(tier.routes) == 1:
         forced = req.decided(list(tier.routes), 0, "tier_forced")
         return req.budgeted(forced) if isinstance(forced, Decision) else forced
-    if inp.input_tokens_estimate < config.policy.skip_below_tokens:
-        ladder = [r for r, _ in _allowed_ladder(tier, config)] or list(tier.routes)
+    if inp.input_tokens_estimate < req.policy.skip_below_tokens:
+        ladder = [r for r, _ in req.view.ladder] or list(tier.routes)
         small = req.decided(ladder, 0, "skip_small")
         return req.budgeted(small) if isinstance(small, Decision) else small
     return None
@@ -274,7 +352,7 @@ def decide(
     inp: RoutingInput,
     scores: Scores | None,
     tier_name: str | None,
-    config: TriageConfig,
+    policy: Policy,
     *,
     fault: Fault | None = None,
     unhealthy: frozenset[str] = frozenset(),
@@ -282,31 +360,33 @@ def decide(
     """The full decision. ``scores`` is None only with a ``fault``: the classifier missed its deadline or
     failed, and the request fails open to the default route (or the tier's first route if the default
     is not allowed for it)."""
-    early = plan(inp, tier_name, config, unhealthy)
+    compiled = _compiled(policy)
+    early = plan(inp, tier_name, compiled, unhealthy)
     if early is not None:
         return early
-    return decide_classified(inp, scores, tier_name, config, fault=fault, unhealthy=unhealthy)
+    return decide_classified(inp, scores, tier_name, compiled, fault=fault, unhealthy=unhealthy)
 
 
 def decide_classified(
     inp: RoutingInput,
     scores: Scores | None,
     tier_name: str | None,
-    config: TriageConfig,
+    policy: Policy,
     *,
     fault: Fault | None = None,
     unhealthy: frozenset[str] = frozenset(),
 ) -> Decision | Rejection:
     """``decide`` for a request ``plan`` already answered None for (the request path runs ``plan`` before
     it classifies, and need not run it twice)."""
-    req = _request(inp, tier_name, config, unhealthy)
+    req = _request(inp, tier_name, policy, unhealthy)
     tier = req.tier
     if scores is None or fault is not None:
-        route = config.default_route if config.default_route in tier.routes else tier.routes[0]
+        default = req.config.default_route
+        route = default if default in tier.routes else tier.routes[0]
         routes = list(tier.routes)
         return req.decided(routes, routes.index(route), fault or "error")
-    score = strong_score(scores, config.policy.task_bias)
-    ladder = _allowed_ladder(tier, config)
+    score = strong_score(scores, req.policy.task_bias)
+    ladder = req.view.ladder
     if not ladder:
         first = req.decided(list(tier.routes), 0, "classified", score=score)
         return req.budgeted(first) if isinstance(first, Decision) else first
@@ -314,7 +394,7 @@ def decide_classified(
     # allow the ladder's first route).
     index = max((i for i, (_, threshold) in enumerate(ladder) if threshold <= score), default=0)
     reason: Reason = "classified"
-    unc = config.policy.uncertainty
+    unc = req.policy.uncertainty
     if unc.escalate and index + 1 < len(ladder) and ladder[index + 1][1] - score <= unc.margin:
         index += 1
         reason = "uncertain"

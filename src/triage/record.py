@@ -6,7 +6,14 @@ It never holds prompt or completion text (sizes and hashes only); its fields are
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from triage.policy import Decision, Rejection
+
+if TYPE_CHECKING:
+    from triage.classifier.base import Scores
+    from triage.requests.input import RoutingInput
+    from triage.usage import Usage
 
 
 @dataclass(slots=True)
@@ -51,6 +58,56 @@ class DecisionRecord:
     completed: bool | None = None
     aborted: bool = False
     duration_ms: float | None = None
+
+    def decided(
+        self,
+        inp: RoutingInput,
+        outcome: Decision | Rejection,
+        scores: Scores | None,
+        latency_us: int,
+        classifier_version: str | None,
+    ) -> None:
+        """The decision is made (a route, or a rejection): what was asked, what the classifier said, where it goes."""
+        self.model_requested = inp.model
+        self.input_tokens_estimate = inp.input_tokens_estimate
+        self.stream = inp.stream
+        self.router_latency_us = latency_us
+        self.tier = outcome.tier
+        if scores is not None:
+            self.task = scores.task
+            self.task_probability = round(scores.task_probability, 4)
+            self.p_strong = round(scores.p_strong, 4)
+            self.classifier_version = classifier_version
+        if isinstance(outcome, Decision):  # a Rejection names no route
+            self.route = outcome.route
+            self.reason = outcome.reason
+            self.chain = list(outcome.chain_names)
+            self.too_small = list(outcome.too_small)
+            self.model_sent = outcome.model
+            self.strong_score = None if outcome.strong_score is None else round(outcome.strong_score, 4)
+            self.threshold = outcome.threshold
+            self.estimated_cost_usd = outcome.estimated_cost_usd
+            if outcome.reason in ("deadline", "error"):
+                self.error_code = outcome.reason
+
+    def responded(self, status: int | None, cluster: str | None, provider: str | None, attempts: int | None) -> None:
+        """The response started: its status, the provider cluster that answered and how many attempts it took."""
+        self.status = status
+        self.cluster = cluster
+        self.provider = provider
+        prefix = f"{cluster}/"
+        self.model_answered = next((step[len(prefix) :] for step in self.chain if step.startswith(prefix)), None)
+        self.attempts = attempts
+
+    def used(self, usage: Usage, cost_usd: float | None) -> None:
+        """What the response said it used, and what that cost."""
+        self.streamed = usage.streamed
+        self.completed = usage.completed
+        self.response_model = usage.response_model
+        self.input_tokens = usage.input_tokens
+        self.output_tokens = usage.output_tokens
+        if cost_usd is not None:
+            self.cost_usd = cost_usd
 
     def to_dict(self) -> dict[str, Any]:
         """The record without empty fields, ready for JSON (a shallow copy: no field holds a mutable

@@ -1,7 +1,9 @@
-"""Configuration → live objects: the classifier, its worker thread, the recorder. Swapped atomically on reload.
+"""Configuration → live objects: the compiled policy, the classifier and how it runs, the recorder. Swapped
+atomically on reload.
 
-A ``Runtime`` is immutable; each ext_proc stream takes the current one when it starts, so a reload never
-changes a request half-way. ``RuntimeHolder`` owns the swap and the file watch.
+A ``Runtime`` is immutable and built by ``build``; each ext_proc stream takes the current one when it starts, so
+a reload never changes a request half-way. ``RuntimeHolder`` owns the swap and the file watch; a reload keeps
+the classifier, its inference strategy and the recorder, and recompiles the policy.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+from triage import inference as inf
+from triage import policy
 from triage.classifier.base import Classifier
 from triage.config import TriageConfig, load_config
 from triage.envoy.admin import ProviderHealth
@@ -30,13 +34,41 @@ class Runtime:
     config: TriageConfig
     classifier: Classifier
     recorder: Recorder
-    executor: ThreadPoolExecutor  # runs inference off the event loop
+    inference: inf.Inference  # how the request path runs the classifier (``classifier.inference``)
+    policy: policy.Compiled  # the configuration compiled with its own policy
     # The providers Envoy ejects right now (shared, refreshed in the background; empty when not polled).
     health: ProviderHealth = field(default_factory=ProviderHealth)
+    # What the request path derives once per decision shape (``extproc.processor``); new with every configuration.
+    shapes: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def deadline_s(self) -> float:
         return self.config.policy.deadline_ms / 1000.0
+
+    def reconfigured(self, config: TriageConfig) -> Runtime:
+        """This runtime with another configuration: the policy recompiled, the live objects kept."""
+        return replace(self, config=config, policy=policy.compile_policy(config), shapes={})
+
+    def close(self) -> None:
+        """Stop the inference thread, if any (the server's shutdown)."""
+        self.inference.close()
+
+
+def build(
+    config: TriageConfig,
+    classifier: Classifier,
+    recorder: Recorder,
+    health: ProviderHealth | None = None,
+) -> Runtime:
+    """The runtime of ``config``: its policy compiled, ``classifier`` run the way ``classifier.inference`` says."""
+    return Runtime(
+        config=config,
+        classifier=classifier,
+        recorder=recorder,
+        inference=inf.make(config.classifier.inference, classifier),
+        policy=policy.compile_policy(config),
+        health=health if health is not None else ProviderHealth(),
+    )
 
 
 class RuntimeHolder:
@@ -98,7 +130,7 @@ class RuntimeHolder:
             log.warning("changes to %s take effect when Triage restarts", ", ".join(restart_only))
         if config.envoy != old.envoy or config.clusters != old.clusters:
             log.warning("envoy or cluster settings changed: regenerate Envoy's config (triage envoy-config)")
-        self.current = replace(self.current, config=config)
+        self.current = self.current.reconfigured(config)
         log.info("configuration reloaded from %s", self._path)
         return True
 

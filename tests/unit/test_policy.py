@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.unit.helpers import deep_merge
+from triage import policy
 from triage.classifier.base import TASK_LABELS, Scores
 from triage.config import TriageConfig, parse_config
 from triage.policy import Decision, Fault, Rejection, decide, plan, strong_score
@@ -524,3 +525,29 @@ def test_decide_the_output_bound_counts_toward_the_window() -> None:
     over = decide(make_input(input_chars=4 * 7_900), make_scores(0.1), "std", config)
     assert isinstance(over, Decision)
     assert (over.route, over.reason) == ("mid", "context_window")  # 7,900 + 256 > 8,000
+
+
+def test_compile_policy_decides_as_the_configuration_does() -> None:
+    config = make_config()
+    compiled = policy.compile_policy(config)
+    for p_strong in (0.1, 0.38, 0.5, 0.69, 0.9):
+        for tier in ("std", "nocheap", "solo", "capped", "unknown"):
+            scores = make_scores(p_strong)
+            assert policy.decide(make_input(), scores, tier, compiled) == policy.decide(
+                make_input(), scores, tier, config
+            )
+
+
+def test_compile_policy_applies_the_policy_it_is_given() -> None:
+    """A shadow candidate is the same configuration compiled with another policy: the same function decides."""
+    config = make_config()
+    candidate = config.policy.model_copy(
+        update={
+            "ladder": [s.model_copy(update={"min_score": 0.3}) if s.route == "mid" else s for s in config.policy.ladder]
+        }
+    )
+    live = policy.decide(make_input(), make_scores(0.33), "std", policy.compile_policy(config))
+    shadow = policy.decide(make_input(), make_scores(0.33), "std", policy.compile_policy(config, candidate))
+    assert isinstance(live, policy.Decision)
+    assert isinstance(shadow, policy.Decision)
+    assert (live.route, shadow.route) == ("cheap", "mid")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,19 +12,14 @@ import pytest
 from triage import runtime as runtime_module
 from triage.classifier.fake import FakeClassifier
 from triage.config import default_config_text
-from triage.runtime import Runtime, RuntimeHolder
+from triage.runtime import RuntimeHolder, build
 from triage.telemetry.recorder import DecisionLog, Recorder
 
 
 def _holder(path: Path) -> RuntimeHolder:
     from triage.config import load_config
 
-    runtime = Runtime(
-        config=load_config(path),
-        classifier=FakeClassifier(),
-        recorder=Recorder(DecisionLog(io.StringIO())),
-        executor=ThreadPoolExecutor(max_workers=1),
-    )
+    runtime = build(load_config(path), FakeClassifier(), Recorder(DecisionLog(io.StringIO())))
     return RuntimeHolder(runtime, path)
 
 

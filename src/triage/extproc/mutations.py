@@ -1,8 +1,16 @@
-"""Decisions → ext_proc replies. The only module that builds ``ProcessingResponse`` messages."""
+"""Decisions → ext_proc replies. The only module that builds ``ProcessingResponse`` messages.
+
+The replies of the request path are cheap to make: the ones that never vary are built once and shared (a reply
+is only ever serialized, never changed, after it is returned), and a routing reply is a copy of a template
+prebuilt per decision shape (route, tier, chain, budgets) with the per-request values filled in — one C-level
+copy and a handful of field writes instead of a few hundred nested message operations, which cost ~200 µs per
+request on a small VM with cold caches.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -11,6 +19,8 @@ from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
 from envoy.type.v3 import http_status_pb2
 from google.protobuf import struct_pb2
+
+from triage import contract as ct
 
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 _Mode = processing_mode_pb2.ProcessingMode
@@ -59,14 +69,12 @@ def struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
     return out
 
 
-def request_headers(remove: Iterable[str] = ()) -> ep.ProcessingResponse:
-    """Continue to the body, dropping the client's copies of Triage's own headers."""
+def _request_headers(remove: Iterable[str]) -> ep.ProcessingResponse:
     common = ep.CommonResponse(header_mutation=_header_mutation({}, remove))
     return ep.ProcessingResponse(request_headers=ep.HeadersResponse(response=common))
 
 
-def pass_through(remove: Iterable[str] = ()) -> ep.ProcessingResponse:
-    """Not a routed request: send no body and no response to Triage (mode override)."""
+def _pass_through(remove: Iterable[str]) -> ep.ProcessingResponse:
     common = ep.CommonResponse(header_mutation=_header_mutation({}, remove))
     return ep.ProcessingResponse(
         request_headers=ep.HeadersResponse(response=common),
@@ -78,8 +86,24 @@ def pass_through(remove: Iterable[str] = ()) -> ep.ProcessingResponse:
     )
 
 
+_CONTINUE_HEADERS = _request_headers(())
+_PASS_THROUGH = _pass_through(())
+_CONTINUE_BODY = ep.ProcessingResponse(request_body=ep.BodyResponse())
+_RESPONSE_BODY = ep.ProcessingResponse(response_body=ep.BodyResponse())
+
+
+def request_headers(remove: Iterable[str] = ()) -> ep.ProcessingResponse:
+    """Continue to the body, dropping the client's copies of Triage's own headers."""
+    return _request_headers(remove) if remove else _CONTINUE_HEADERS
+
+
+def pass_through(remove: Iterable[str] = ()) -> ep.ProcessingResponse:
+    """Not a routed request: send no body and no response to Triage (mode override)."""
+    return _pass_through(remove) if remove else _PASS_THROUGH
+
+
 def request_body_continue() -> ep.ProcessingResponse:
-    return ep.ProcessingResponse(request_body=ep.BodyResponse())
+    return _CONTINUE_BODY
 
 
 def route(
@@ -98,6 +122,66 @@ def route(
         header_mutation=_header_mutation(set_headers), body_mutation=body_mutation, clear_route_cache=True
     )
     return ep.ProcessingResponse(request_body=ep.BodyResponse(response=common), dynamic_metadata=struct(metadata))
+
+
+# Placeholders of a routing template, overwritten per request (never sent as they are).
+_ID_SLOT = 1  # the decision id is the second header set
+_CONTENT_LENGTH = "content-length"
+
+
+@lru_cache(maxsize=4096)
+def _route_template(
+    headers: tuple[tuple[str, str], ...],
+    with_body: bool,
+    summary: tuple[tuple[str, str], ...],
+    models: tuple[tuple[str, str], ...],
+    steps: tuple[int, ...],
+) -> ep.ProcessingResponse:
+    """The routing reply of one decision shape, with empty slots for the decision id and the body."""
+    set_headers = dict(headers)
+    if with_body:
+        set_headers[_CONTENT_LENGTH] = ""
+    common = ep.CommonResponse(header_mutation=_header_mutation(set_headers), clear_route_cache=True)
+    if with_body:
+        common.body_mutation.body = b""
+    chain = {"priority_groups": [{"name": ct.step_name(i)} for i in steps]}
+    triage = {**dict(summary), "models": dict(models)}
+    metadata = struct({ct.METADATA_NAMESPACE: triage, ct.CHAIN_NAMESPACE: chain})
+    return ep.ProcessingResponse(request_body=ep.BodyResponse(response=common), dynamic_metadata=metadata)
+
+
+def route_decision(
+    headers: tuple[tuple[str, str], ...],
+    decision_id: str,
+    body: bytes | None,
+    summary: tuple[tuple[str, str], ...],
+    dynamic: Mapping[str, str | float],
+    models: tuple[tuple[str, str], ...],
+    steps: tuple[int, ...],
+) -> ep.ProcessingResponse:
+    """``route`` for a routing decision, from its prebuilt template.
+
+    ``headers``: the routing headers, the decision id's second (its value is replaced by ``decision_id``);
+    ``summary``: the decision summary's fields that every request of this shape shares, ``dynamic`` the rest
+    (all under the ``triage`` metadata namespace, with ``models``: cluster → the model it must be sent);
+    ``steps``: the chain's priority groups (``triage.chain``). The body, when given, replaces the request's body
+    and sets its content-length."""
+    template = _route_template(headers, body is not None, summary, models, steps)
+    reply = ep.ProcessingResponse()
+    reply.CopyFrom(template)
+    common = reply.request_body.response
+    set_headers = common.header_mutation.set_headers
+    set_headers[_ID_SLOT].header.raw_value = decision_id.encode()
+    if body is not None:
+        set_headers[len(set_headers) - 1].header.raw_value = str(len(body)).encode()
+        common.body_mutation.body = body
+    fields = reply.dynamic_metadata.fields[ct.METADATA_NAMESPACE].struct_value.fields
+    for key, value in dynamic.items():
+        if isinstance(value, str):
+            fields[key].string_value = value
+        else:
+            fields[key].number_value = value
+    return reply
 
 
 # Anthropic's error types for the OpenAI-style ones Triage uses (its API has no quota type: a budget is a rate limit).
@@ -142,6 +226,8 @@ def response_headers(headers: Mapping[str, str]) -> ep.ProcessingResponse:
 
 def response_body(replacement: bytes | None = None, metadata: Mapping[str, Any] | None = None) -> ep.ProcessingResponse:
     """Forward a response chunk at once (optionally rewritten) and, on the last one, the outcome metadata."""
+    if replacement is None and not metadata:
+        return _RESPONSE_BODY
     common = None
     if replacement is not None:
         mutation = ep.BodyMutation(body=replacement) if replacement else ep.BodyMutation(clear_body=True)
@@ -150,6 +236,26 @@ def response_body(replacement: bytes | None = None, metadata: Mapping[str, Any] 
         response_body=ep.BodyResponse(response=common) if common else ep.BodyResponse(),
         dynamic_metadata=struct(metadata) if metadata else None,
     )
+
+
+def response_outcome(replacement: bytes | None, outcome: Mapping[str, str | float]) -> ep.ProcessingResponse:
+    """The reply to the response's last chunk: the chunk (optionally rewritten) and the request's outcome — tokens,
+    cost, the cluster and model that answered, attempts — as ``triage`` dynamic metadata for the access log."""
+    reply = ep.ProcessingResponse()
+    if replacement is None:
+        reply.response_body.SetInParent()
+    elif replacement:
+        reply.response_body.response.body_mutation.body = replacement
+    else:
+        reply.response_body.response.body_mutation.clear_body = True
+    if outcome:
+        fields = reply.dynamic_metadata.fields[ct.METADATA_NAMESPACE].struct_value.fields
+        for key, value in outcome.items():
+            if isinstance(value, str):
+                fields[key].string_value = value
+            else:
+                fields[key].number_value = value
+    return reply
 
 
 def trailers(kind: str) -> ep.ProcessingResponse:

@@ -11,7 +11,6 @@ Errors become ext_proc outcomes in exactly one place, ``outcome_for``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
@@ -25,12 +24,12 @@ from google.protobuf import struct_pb2
 from opentelemetry.trace import Span
 
 from triage import contract as ct
-from triage import policy
-from triage.classifier.base import Scores
+from triage import policy, router
 from triage.errors import ClientError, DeadlineExceeded, InvalidRequest, RouterFault
 from triage.extproc import mutations as mu
 from triage.record import DecisionRecord
 from triage.requests import ApiSpec, ParsedRequest, parse_request, rewrite_body, spec_for_path
+from triage.requests.splice import encode_value
 from triage.runtime import Runtime
 from triage.usage import UsageReader
 
@@ -75,6 +74,27 @@ def _headers(message: ep.HttpHeaders) -> dict[str, str]:
     return out
 
 
+# Request headers the processor reads (plus the tier header when the tier comes from one).
+_READ = frozenset((":path", ":method", "content-type", "x-request-id", "traceparent", "tracestate"))
+
+
+def _scan_headers(message: ep.HttpHeaders, read: frozenset[str]) -> tuple[dict[str, str], list[str]]:
+    """The values of the ``read`` headers, and the names of the client's copies of headers only Triage may set:
+    one pass that decodes only what it keeps (a request carries a dozen or more headers)."""
+    out: dict[str, str] = {}
+    strip: list[str] = []
+    for h in message.headers.headers:
+        key = h.key
+        if key in read:
+            out[key] = h.raw_value.decode("latin-1") if h.raw_value else h.value
+        elif key.startswith(TRIAGE_HEADER_PREFIX) or key in _CLIENT_FORBIDDEN:
+            strip.append(key)
+    return out, strip
+
+
+spec_for = lru_cache(maxsize=256)(spec_for_path)  # a few distinct paths, looked up on every request
+
+
 def _struct_path(struct: struct_pb2.Struct, path: Sequence[str]) -> str | None:
     value: Any = struct
     for key in path:
@@ -91,8 +111,20 @@ def _struct_path(struct: struct_pb2.Struct, path: Sequence[str]) -> str | None:
     return None
 
 
+_OUTCOME_FIELDS = ("input_tokens", "output_tokens", "cost_usd", "cluster", "model_answered", "attempts")
+
+
+def _attributes(message: ep.ProcessingRequest) -> struct_pb2.Struct | None:
+    """The attributes Envoy sent with this message (``request_attributes`` / ``response_attributes``)."""
+    attrs: struct_pb2.Struct | None = message.attributes.get("envoy.filters.http.ext_proc")
+    return attrs
+
+
 def _attribute(message: ep.ProcessingRequest, name: str) -> str | None:
-    attrs = message.attributes.get("envoy.filters.http.ext_proc")
+    return _field(_attributes(message), name)
+
+
+def _field(attrs: struct_pb2.Struct | None, name: str) -> str | None:
     if attrs is None or name not in attrs.fields:
         return None
     value = attrs.fields[name]
@@ -109,15 +141,40 @@ def _new_id() -> str:
     return f"{random.getrandbits(128):032x}"
 
 
-@lru_cache(maxsize=1024)
-def _chain_metadata(
-    models: tuple[tuple[str, str], ...], steps: tuple[int, ...]
-) -> tuple[struct_pb2.Struct, struct_pb2.Struct]:
-    """The per-cluster models and the priority-group override of a chain, built once per distinct chain."""
-    return (
-        mu.struct(dict(models)),
-        mu.struct({"priority_groups": [{"name": ct.step_name(i)} for i in steps]}),
+Shape = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
+
+
+def _decision_shape(decision: policy.Decision, cache: dict[Any, Shape]) -> Shape:
+    """What every request with this decision shares: the routing headers (the decision id's second, its value
+    a placeholder), the fixed part of the decision summary, and the per-cluster models. Kept in ``cache`` (the
+    runtime's: a reload starts a new one) by the fields that make the shape."""
+    key = (
+        decision.route,
+        decision.tier,
+        decision.steps,
+        decision.max_retries,
+        decision.timeout_ms,
+        decision.per_try_timeout_ms,
     )
+    shape = cache.get(key)
+    if shape is None:
+        shape = cache[key] = _new_shape(decision)
+    return shape
+
+
+def _new_shape(decision: policy.Decision) -> Shape:
+    headers = [
+        (ct.HEADER_ROUTE, decision.route),
+        (ct.HEADER_DECISION_ID, ""),
+        (ct.HEADER_TIER, decision.tier),
+        (ct.HEADER_MAX_RETRIES, str(decision.max_retries)),
+    ]
+    if decision.timeout_ms is not None:
+        headers.append((ct.HEADER_TIMEOUT, str(decision.timeout_ms)))
+    if decision.per_try_timeout_ms is not None:
+        headers.append((ct.HEADER_PER_TRY_TIMEOUT, str(decision.per_try_timeout_ms)))
+    summary = (("route", decision.route), ("tier", decision.tier), ("model_sent", decision.model))
+    return tuple(headers), summary, tuple((e.cluster, e.model) for e in decision.chain)
 
 
 class Processor:
@@ -203,11 +260,12 @@ class Processor:
 
     def _on_request_headers(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
         self._start_ns = time.perf_counter_ns()
-        headers = _headers(message.request_headers)
-        strip = [k for k in headers if k.startswith(TRIAGE_HEADER_PREFIX) or k in _CLIENT_FORBIDDEN]
+        source = self.rt.config.tier_source.header
+        read = _READ if source is None else _READ | {source.name}
+        headers, strip = _scan_headers(message.request_headers, read)
         self._strip = strip
         path = headers.get(":path", "")
-        spec = spec_for_path(path) if headers.get(":method", "POST") == "POST" else None
+        spec = spec_for(path) if headers.get(":method", "POST") == "POST" else None
         if spec is None:
             return mu.pass_through(strip)
         self._spec = spec
@@ -218,13 +276,14 @@ class Processor:
             time_unix_ms=time.time_ns() // 1_000_000,
             endpoint=spec.name,
             request_id=headers.get("x-request-id") or _attribute(message, "request.id"),
-            tier=self.rt.config.tier(self._tier)[0],
+            tier=self.rt.policy.tier(self._tier).name,
         )
         # Envoy puts its ext_proc span's context in the gRPC metadata when it traces; without Envoy
         # tracing, a client's own traceparent still links the decision into the caller's trace.
         carrier = self._carrier if "traceparent" in self._carrier else headers
         self._span = self.rt.recorder.start(carrier, time.time_ns(), path, spec.operation)
-        self._record.trace_id = self.rt.recorder.trace_id(self._span)
+        if self._span is not None:
+            self._record.trace_id = self.rt.recorder.trace_id(self._span)
         if message.request_headers.end_of_stream:  # a POST without a body
             return self._reply_outcome(outcome_for(self._empty_body()), "request_headers")
         return mu.request_headers(strip)
@@ -264,16 +323,9 @@ class Processor:
         except ClientError as err:
             return self._reply_outcome(outcome_for(err), "request_body")
         self._parsed = parsed
-        unhealthy = self.rt.health.ejected
-        outcome = policy.plan(parsed.input, self._tier, self.rt.config, unhealthy)
-        scores: Scores | None = None
-        if outcome is None:
-            scores, fault = await self._classify(parsed)
-            outcome = policy.decide_classified(
-                parsed.input, scores, self._tier, self.rt.config, fault=fault, unhealthy=unhealthy
-            )
-        latency_us = (time.perf_counter_ns() - started) // 1000
-        self._note_decision(parsed, outcome, scores, latency_us)
+        decided = await router.decide(self.rt, parsed.input, self._tier, started)
+        self._note_decision(parsed, decided.outcome, decided.scores is not None, decided)
+        outcome = decided.outcome
         if isinstance(outcome, policy.Rejection):
             return self._reply_outcome(
                 Reject(outcome.status, outcome.error_type, outcome.code, outcome.message, outcome.reason),
@@ -300,59 +352,19 @@ class Processor:
         self._message_timeout = True
         self._bookkeeping(partial(self.rt.recorder.decided, self._span, rec))
 
-    async def _classify(self, parsed: ParsedRequest) -> tuple[Scores | None, policy.Fault | None]:
-        if self.rt.config.classifier.inference == "inline":
-            try:
-                return self.rt.classifier.score(parsed.input), None
-            except Exception as err:
-                log.exception("classifier failed (failing open)")
-                outcome = outcome_for(err)
-                assert isinstance(outcome, FailOpen)
-                return None, outcome.reason
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.rt.executor, self.rt.classifier.score, parsed.input)
-        try:
-            async with asyncio.timeout(self.rt.deadline_s):  # cheaper than wait_for: no extra task
-                return await future, None
-        except TimeoutError:
-            outcome = outcome_for(DeadlineExceeded(f"classifier over {self.rt.config.policy.deadline_ms} ms"))
-        except Exception as err:
-            log.exception("classifier failed (failing open)")
-            outcome = outcome_for(err)
-        assert isinstance(outcome, FailOpen)
-        return None, outcome.reason
-
     def _note_decision(
         self,
         parsed: ParsedRequest,
         outcome: policy.Decision | policy.Rejection,
-        scores: Scores | None,
-        latency_us: int,
+        classified: bool,
+        decided: router.Decided | None = None,
     ) -> None:
         rec = self._record
         assert rec is not None
-        inp = parsed.input
-        rec.model_requested = inp.model
-        rec.input_tokens_estimate = inp.input_tokens_estimate
-        rec.stream = inp.stream
-        rec.router_latency_us = latency_us
-        rec.tier = outcome.tier
-        if scores is not None:
-            rec.task = scores.task
-            rec.task_probability = round(scores.task_probability, 4)
-            rec.p_strong = round(scores.p_strong, 4)
-            rec.classifier_version = self.rt.classifier.version
+        scores = decided.scores if decided is not None and classified else None
+        latency_us = decided.latency_us if decided is not None else rec.router_latency_us or 0
+        rec.decided(parsed.input, outcome, scores, latency_us, self.rt.classifier.version)
         if isinstance(outcome, policy.Decision):
-            rec.route = outcome.route
-            rec.reason = outcome.reason
-            rec.chain = [f"{e.cluster}/{e.model}" for e in outcome.chain]
-            rec.too_small = list(outcome.too_small)
-            rec.model_sent = outcome.model
-            rec.strong_score = None if outcome.strong_score is None else round(outcome.strong_score, 4)
-            rec.threshold = outcome.threshold
-            rec.estimated_cost_usd = outcome.estimated_cost_usd
-            if outcome.reason in ("deadline", "error"):
-                rec.error_code = outcome.reason
             self._bookkeeping(partial(self.rt.recorder.decided, self._span, rec))
 
     def _route(self, parsed: ParsedRequest, decision: policy.Decision) -> ep.ProcessingResponse:
@@ -362,27 +374,16 @@ class Processor:
         client_chose = isinstance(options, dict) and "include_usage" in options
         self._injected_usage = parsed.input.stream and parsed.spec.stream_usage and not client_chose
         body = rewrite_body(parsed, model=decision.model, include_usage=True, max_tokens_cap=decision.max_tokens_cap)
-        headers = {
-            ct.HEADER_ROUTE: decision.route,
-            ct.HEADER_DECISION_ID: rec.decision_id,
-            ct.HEADER_TIER: decision.tier,
-            ct.HEADER_MAX_RETRIES: str(decision.max_retries),
-        }
-        if decision.timeout_ms is not None:
-            headers[ct.HEADER_TIMEOUT] = str(decision.timeout_ms)
-        if decision.per_try_timeout_ms is not None:
-            headers[ct.HEADER_PER_TRY_TIMEOUT] = str(decision.per_try_timeout_ms)
-        models, chain = _chain_metadata(tuple((e.cluster, e.model) for e in decision.chain), decision.steps)
-        summary: dict[str, Any] = self._summary()
-        summary["models"] = models  # each attempt's upstream filter reads its provider's model from here
-        return mu.route(headers, body, {ct.METADATA_NAMESPACE: summary, ct.CHAIN_NAMESPACE: chain})
-
-    def _summary(self) -> dict[str, Any]:
-        """The decision summary for Envoy's access log and upstream filters (dynamic metadata)."""
-        rec = self._record
-        assert rec is not None
-        fields = ("decision_id", "route", "reason", "tier", "task", "p_strong", "strong_score", "model_sent")
-        return {k: v for k in fields if (v := getattr(rec, k)) is not None}
+        if body is None and parsed.rewritten:  # a fail-open after an earlier rewrite: nothing new, but not the
+            body = encode_value(parsed.doc)  # client's bytes either — they would skip the caps and the model
+        headers, summary, models = _decision_shape(decision, self.rt.shapes)
+        # The decision summary for Envoy's access log and upstream filters: the shape's fields plus these.
+        dynamic: dict[str, str | float] = {"decision_id": rec.decision_id}
+        for key in ("reason", "task", "p_strong", "strong_score"):
+            value = getattr(rec, key)
+            if value is not None:
+                dynamic[key] = value
+        return mu.route_decision(headers, rec.decision_id, body, summary, dynamic, models, decision.steps)
 
     # -- outcomes ---------------------------------------------------------------------------------
 
@@ -438,17 +439,17 @@ class Processor:
         rec = self._record
         try:
             decision = policy.decide_classified(
-                parsed.input, None, self._tier, self.rt.config, fault=reason, unhealthy=self.rt.health.ejected
+                parsed.input, None, self._tier, self.rt.policy, fault=reason, unhealthy=self.rt.health.ejected
             )
             if isinstance(decision, policy.Rejection):  # the request fits no context window: a 413, not a 500
                 if rec is not None:
-                    self._note_decision(parsed, decision, None, rec.router_latency_us or 0)
+                    self._note_decision(parsed, decision, False)
                 return self._reply_outcome(
                     Reject(decision.status, decision.error_type, decision.code, decision.message, decision.reason),
                     "request_body",
                 )
             if rec is not None:  # what is really done replaces what was decided before the fault
-                self._note_decision(parsed, decision, None, rec.router_latency_us or 0)
+                self._note_decision(parsed, decision, False)
             return self._route(parsed, decision)
         except Exception:
             log.exception("could not apply the fail-open decision; refusing the request instead of forwarding it")
@@ -491,15 +492,17 @@ class Processor:
 
     def _note_response(self, rec: DecisionRecord, message: ep.ProcessingRequest, headers: Mapping[str, str]) -> None:
         """Status, real cluster and attempts, from the response headers or the response attributes."""
-        status = headers.get(":status") or _attribute(message, "response.code")
-        rec.status = int(status) if status and status.isdigit() else None
-        rec.cluster = _attribute(message, "xds.cluster_name")
-        if rec.cluster in self.rt.config.clusters:
-            rec.provider = self.rt.config.clusters[rec.cluster].provider
-        prefix = f"{rec.cluster}/"
-        rec.model_answered = next((step[len(prefix) :] for step in rec.chain if step.startswith(prefix)), None)
-        attempts = headers.get("x-envoy-attempt-count") or _attribute(message, "upstream.request_attempt_count")
-        rec.attempts = int(attempts) if attempts and attempts.isdigit() else None
+        attrs = _attributes(message)
+        status = headers.get(":status") or _field(attrs, "response.code")
+        cluster = _field(attrs, "xds.cluster_name")
+        attempts = headers.get("x-envoy-attempt-count") or _field(attrs, "upstream.request_attempt_count")
+        known = self.rt.config.clusters.get(cluster) if cluster is not None else None
+        rec.responded(
+            int(status) if status and status.isdigit() else None,
+            cluster,
+            known.provider if known is not None else None,
+            int(attempts) if attempts and attempts.isdigit() else None,
+        )
 
     def _on_response_body(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
         if self._usage is None:
@@ -513,25 +516,21 @@ class Processor:
         replacement = self._usage.feed(body.body)
         if not body.end_of_stream:
             return mu.response_body(replacement)
-        metadata = self._complete()
-        return mu.response_body(replacement, metadata)
+        return mu.response_outcome(replacement, self._complete())
 
     def _apply_usage(self) -> None:
         rec, reader = self._record, self._usage
         assert rec is not None
         assert reader is not None
         usage = reader.finish()
-        rec.streamed = usage.streamed
-        rec.completed = usage.completed
-        rec.response_model = usage.response_model
-        rec.input_tokens = usage.input_tokens
-        rec.output_tokens = usage.output_tokens
+        cost = None
         if usage.known and rec.route in self.rt.config.routes:
             price = self.rt.config.routes[rec.route].price_of(rec.cluster)
-            rec.cost_usd = round(price.cost(usage.input_tokens or 0, usage.output_tokens or 0), 8)
+            cost = round(price.cost(usage.input_tokens or 0, usage.output_tokens or 0), 8)
+        rec.used(usage, cost)
 
-    def _complete(self) -> dict[str, dict[str, Any]]:
-        """The response is over: finish the record, end the span, return the outcome metadata."""
+    def _complete(self) -> dict[str, str | float]:
+        """The response is over: finish the record, end the span, return the outcome metadata (``triage``)."""
         rec = self._record
         assert rec is not None
         self._apply_usage()
@@ -539,9 +538,4 @@ class Processor:
         rec.duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
         self._done = True
         self._bookkeeping(partial(self.rt.recorder.finished, self._span, rec))
-        outcome = {
-            k: v
-            for k in ("input_tokens", "output_tokens", "cost_usd", "cluster", "model_answered", "attempts")
-            if (v := getattr(rec, k)) is not None
-        }
-        return {ct.METADATA_NAMESPACE: outcome}
+        return {k: v for k in _OUTCOME_FIELDS if (v := getattr(rec, k)) is not None}

@@ -160,3 +160,71 @@ def test_trailers_answers_unchanged(kind: str) -> None:
     reply = mu.trailers(kind)
     assert reply.WhichOneof("response") == kind
     assert not getattr(reply, kind).HasField("header_mutation")
+
+
+# -- templates: a routing reply from its decision shape equals the reply built field by field ---------------------
+
+_SHAPE_HEADERS = (
+    (ct.HEADER_ROUTE, "premium"),
+    (ct.HEADER_DECISION_ID, ""),
+    (ct.HEADER_TIER, "pro"),
+    (ct.HEADER_MAX_RETRIES, "1"),
+    (ct.HEADER_TIMEOUT, "120000"),
+)
+_SUMMARY = (("route", "premium"), ("tier", "pro"), ("model_sent", "gpt-4o"))
+_MODELS = (("large", "gpt-4o"), ("medium", "gpt-4o-mini"))
+
+
+@pytest.mark.parametrize(
+    ("body", "dynamic"),
+    [
+        (b'{"model":"gpt-4o","messages":[]}', {"decision_id": "d1", "reason": "classified", "p_strong": 0.71}),
+        (None, {"decision_id": "d2", "reason": "skip_small"}),
+        (b"{}", {"decision_id": "d3", "reason": "uncertain", "task": "code", "p_strong": 0.4, "strong_score": 0.6}),
+    ],
+    ids=["body-and-scores", "no-body-unclassified", "every-dynamic-field"],
+)
+def test_route_decision_equals_the_reply_built_field_by_field(
+    body: bytes | None, dynamic: dict[str, str | float]
+) -> None:
+    decision_id = str(dynamic["decision_id"])
+    expected = mu.route(
+        {**dict(_SHAPE_HEADERS), ct.HEADER_DECISION_ID: decision_id},
+        body,
+        {
+            ct.METADATA_NAMESPACE: {**dict(_SUMMARY), **dynamic, "models": dict(_MODELS)},
+            ct.CHAIN_NAMESPACE: {"priority_groups": [{"name": "step0"}, {"name": "step1"}]},
+        },
+    )
+    got = mu.route_decision(_SHAPE_HEADERS, decision_id, body, _SUMMARY, dynamic, _MODELS, (0, 1))
+    assert _set_headers(got.request_body.response.header_mutation) == _set_headers(
+        expected.request_body.response.header_mutation
+    )
+    assert json_format.MessageToDict(got) == json_format.MessageToDict(expected)
+
+
+def test_route_decision_never_changes_its_template() -> None:
+    first = mu.route_decision(_SHAPE_HEADERS, "one", b"{}", _SUMMARY, {"decision_id": "one"}, _MODELS, (0,))
+    second = mu.route_decision(_SHAPE_HEADERS, "two", None, _SUMMARY, {"decision_id": "two"}, _MODELS, (0,))
+    third = mu.route_decision(_SHAPE_HEADERS, "three", b"{}", _SUMMARY, {"decision_id": "three"}, _MODELS, (0,))
+    assert _set_headers(first.request_body.response.header_mutation)[ct.HEADER_DECISION_ID] == "one"
+    assert not second.request_body.response.HasField("body_mutation")
+    assert _set_headers(third.request_body.response.header_mutation)[ct.HEADER_DECISION_ID] == "three"
+    triage = json_format.MessageToDict(third.dynamic_metadata)[ct.METADATA_NAMESPACE]
+    assert triage["decision_id"] == "three"
+
+
+@pytest.mark.parametrize(
+    ("replacement", "outcome"),
+    [
+        (None, {"input_tokens": 12, "cost_usd": 0.0001, "cluster": "small", "model_answered": "llama"}),
+        (b"data: [DONE]\n\n", {"attempts": 2}),
+        (b"", {}),
+    ],
+    ids=["unchanged-chunk", "rewritten-chunk", "cleared-chunk-no-outcome"],
+)
+def test_response_outcome_equals_the_generic_reply(replacement: bytes | None, outcome: dict[str, str | float]) -> None:
+    expected = mu.response_body(replacement, {ct.METADATA_NAMESPACE: outcome} if outcome else None)
+    got = mu.response_outcome(replacement, outcome)
+    assert got.WhichOneof("response") == "response_body"
+    assert json_format.MessageToDict(got) == json_format.MessageToDict(expected)

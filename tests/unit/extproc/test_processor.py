@@ -8,7 +8,6 @@ import io
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +26,11 @@ from tests.unit.helpers import deep_merge
 from triage.classifier.base import TASK_LABELS, Classifier, Scores
 from triage.classifier.fake import FakeClassifier
 from triage.config import parse_config
+from triage.extproc import mutations as mu
 from triage.extproc.processor import Processor
 from triage.requests.input import RoutingInput
 from triage.runtime import Runtime
+from triage.runtime import build as build_runtime
 from triage.telemetry.recorder import DecisionLog, Recorder
 
 JWT_NAMESPACE = "envoy.filters.http.jwt_authn"
@@ -103,13 +104,6 @@ def spans(span_exporter: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]
     span_exporter.clear()
 
 
-@pytest.fixture
-def executor() -> Iterator[ThreadPoolExecutor]:
-    pool = ThreadPoolExecutor(1)
-    yield pool
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
 @dataclass
 class Harness:
     runtime: Runtime
@@ -131,18 +125,22 @@ MakeHarness = Callable[..., Harness]
 
 
 @pytest.fixture
-def make_harness(executor: ThreadPoolExecutor, spans: InMemorySpanExporter) -> MakeHarness:
+def make_harness(spans: InMemorySpanExporter) -> Iterator[MakeHarness]:
+    runtimes: list[Runtime] = []
+
     def make(model: Classifier | None = None, /, **overrides: Any) -> Harness:
         log = io.StringIO()
-        runtime = Runtime(
-            config=parse_config(deep_merge(CONFIG, overrides)),
-            classifier=model or FakeClassifier.returning("code", 0.9),
-            recorder=Recorder(DecisionLog(log)),
-            executor=executor,
+        runtime = build_runtime(
+            parse_config(deep_merge(CONFIG, overrides)),
+            model or FakeClassifier.returning("code", 0.9),
+            Recorder(DecisionLog(log)),
         )
+        runtimes.append(runtime)
         return Harness(runtime, log)
 
-    return make
+    yield make
+    for runtime in runtimes:
+        runtime.close()
 
 
 @pytest.fixture
@@ -462,14 +460,12 @@ async def test_processor_classifier_error_fails_open_to_default_route(
     assert span.attributes["triage.reason"] == "error"
 
 
-async def test_processor_classifier_past_deadline_fails_open(
-    make_harness: MakeHarness, gated: GatedClassifier, executor: ThreadPoolExecutor
-) -> None:
+async def test_processor_classifier_past_deadline_fails_open(make_harness: MakeHarness, gated: GatedClassifier) -> None:
     harness = make_harness(gated, policy={"deadline_ms": 1})
     processor = harness.processor()
     headers, body, metadata = routed(await route_request(processor))
     gated.gate.set()
-    await asyncio.get_running_loop().run_in_executor(executor, lambda: None)  # the late answer is dropped
+    harness.runtime.close()  # waits for the worker: its late answer is dropped
     assert headers["x-triage-route"] == "economy"
     assert body is not None
     assert body["model"] == "llama-3.1-8b"
@@ -951,7 +947,7 @@ async def test_processor_inline_inference_failure_fails_open(make_harness: MakeH
 
 
 async def test_processor_a_reply_after_envoys_message_timeout_is_recorded_as_envoys_fail_open(
-    make_harness: MakeHarness, gated: GatedClassifier, executor: ThreadPoolExecutor
+    make_harness: MakeHarness, gated: GatedClassifier
 ) -> None:
     harness = make_harness(gated, policy={"deadline_ms": 5000}, envoy={"message_timeout_ms": 50})
     processor = harness.processor()
@@ -967,3 +963,29 @@ async def test_processor_a_reply_after_envoys_message_timeout_is_recorded_as_env
     )
     assert "model_sent" not in record
     assert record["aborted"] is False
+
+
+async def test_processor_fail_open_after_a_rewrite_still_sends_the_rewritten_body(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault after the body was rewritten: the default route's decision is applied with the rewritten document,
+    never the client's original bytes (its model, its uncapped max_tokens), even when the rewrite has nothing new."""
+    harness = make_harness(FakeClassifier.returning("code", 0.1), tiers={"free": {"max_output_tokens": 64}})
+    original = mu.route_decision
+    calls = 0
+
+    def fails_once(*args: Any, **kwargs: Any) -> ep.ProcessingResponse:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("reply building failed")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(mu, "route_decision", fails_once)
+    processor = harness.processor()
+    headers, body, metadata = routed(await route_request(processor, chat(max_tokens=4096)))
+    assert calls == 2
+    assert headers["x-triage-route"] == "economy"
+    assert metadata["triage"]["reason"] == "error"
+    assert body is not None
+    assert (body["model"], body["max_tokens"]) == ("llama-3.1-8b", 64)
