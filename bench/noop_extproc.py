@@ -15,11 +15,13 @@ carry ``observability_mode`` gets no replies (Envoy ignores them) and is closed 
 response has ended: Envoy itself keeps such a stream open for ``deferred_close_timeout`` (10 s here), and
 at 200 req/s that is 2,000 open streams, past which Envoy's new streams fail (measured: ~1/3 failed open).
 
-Three server styles, the same replies:
+Four server styles, the same replies:
 
-- ``asyncgen``  grpc.aio, ``async for msg in request_iterator: yield reply`` (what Triage does);
+- ``asyncgen``  grpc.aio, ``async for msg in request_iterator: yield reply`` (what Triage did on grpcio);
 - ``readwrite`` grpc.aio, ``msg = await context.read()`` / ``await context.write(reply)``;
-- ``sync``      grpc's synchronous server on a thread pool, a plain generator.
+- ``sync``      grpc's synchronous server on a thread pool, a plain generator;
+- ``wire``      Triage's own single-threaded asyncio HTTP/2 + gRPC server (``triage.wire``), no threads;
+  it also answers ``grpc.health.v1.Health`` (SERVING), so ``bench/noop_wire.py`` can stand in for Triage.
 
 Usage: ``python bench/noop_extproc.py --style asyncgen --listen unix:/tmp/x.sock [--listen 127.0.0.1:0]``.
 Prints ``listening <address> ...`` once every address is bound, serves until SIGTERM/SIGINT, exits 0.
@@ -45,7 +47,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
 from google.protobuf import struct_pb2
 
-STYLES = ("asyncgen", "readwrite", "sync")
+STYLES = ("asyncgen", "readwrite", "sync", "wire")
 SERVER_OPTIONS = [
     ("grpc.so_reuseport", 0),
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
@@ -173,6 +175,48 @@ async def serve_async(style: str, listen: list[str], route: str) -> None:
     await server.stop(grace=0.5)
 
 
+async def serve_wire(listen: list[str], route: str) -> None:
+    from grpc_health.v1 import health_pb2
+
+    from triage.contract import EXT_PROC_SERVICE
+    from triage.wire import HealthService, Server, ServerCall
+
+    replies = build_replies(route)
+
+    async def process(call: ServerCall[ep.ProcessingRequest, ep.ProcessingResponse]) -> None:
+        while (message := await call.read()) is not None:
+            kind = message.WhichOneof("request")
+            if message.observability_mode:
+                if _response_over(message, kind):
+                    return
+                continue
+            await call.write(replies[kind])
+
+    server = Server()
+    server.add_stream_method(
+        f"/{EXT_PROC_SERVICE}/Process",
+        process,
+        ep.ProcessingRequest.FromString,
+        ep.ProcessingResponse.SerializeToString,
+    )
+    health = HealthService()
+    health.register(server)
+    for service in ("", EXT_PROC_SERVICE):
+        await health.set(service, health_pb2.HealthCheckResponse.SERVING)
+    for address in listen:
+        if address.startswith("unix:"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(address[len("unix:") :])
+    bound = await server.start(listen)
+    print("listening " + " ".join(bound), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop(0.5)
+
+
 def serve_sync(listen: list[str], route: str, workers: int) -> None:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=SERVER_OPTIONS)
     ep_grpc.add_ExternalProcessorServicer_to_server(SyncService(build_replies(route)), server)
@@ -198,12 +242,18 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent()
     if args.style == "sync":
         serve_sync(args.listen, args.route, args.workers)
-    elif args.loop == "uvloop":
+        return 0
+    serve = (
+        serve_wire(args.listen, args.route)
+        if args.style == "wire"
+        else serve_async(args.style, args.listen, args.route)
+    )
+    if args.loop == "uvloop":
         import uvloop  # not a project dependency: pip install --target DIR uvloop; PYTHONPATH=DIR
 
-        uvloop.run(serve_async(args.style, args.listen, args.route))
+        uvloop.run(serve)
     else:
-        asyncio.run(serve_async(args.style, args.listen, args.route))
+        asyncio.run(serve)
     return 0
 
 

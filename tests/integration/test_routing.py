@@ -139,3 +139,23 @@ def test_routing_other_paths_pass_through_to_the_default_route(client: httpx.Cli
     resp = client.get("/v1/files")
     assert "x-triage-decision-id" not in resp.headers
     assert stack.providers["small"].wait_for_attempts(1)[0].path == "/v1/files"
+
+
+def test_routing_with_the_grpcio_engine(tmp_path: Path) -> None:
+    """``server.engine: grpcio`` (grpc.aio instead of Triage's own HTTP/2 server) routes the same way through Envoy:
+    a plain and a streamed request, each re-routed on its body and rewritten."""
+    base = load_config()
+    config = base.model_copy(update={"server": base.server.model_copy(update={"engine": "grpcio"})})
+    with (
+        LocalStack(config=config, workdir=tmp_path / "s") as stack,
+        httpx.Client(base_url=stack.envoy_url, timeout=60) as c,
+    ):
+        headers = {"authorization": f"Bearer {token('pro')}"}
+        resp = c.post("/v1/chat/completions", json=chat(HARD_MATH), headers=headers)
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["x-triage-route"] != "economy"
+        with c.stream("POST", "/v1/chat/completions", json=chat(TRANSLATION, stream=True), headers=headers) as s:
+            assert s.status_code == 200
+            assert s.headers["x-triage-route"] == "economy"
+            assert b"data: [DONE]" in b"".join(s.iter_bytes())
+        assert "grpcio engine" in stack.triage_log.read_text()

@@ -1,4 +1,5 @@
-"""The gRPC server's lifecycle: NOT_SERVING until ready (streams pass through), SERVING after, drain on shutdown."""
+"""The gRPC server's lifecycle: NOT_SERVING until ready (streams pass through), SERVING after, drain on shutdown;
+the same on both engines (``server.engine``: wire and grpcio)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 import io
 import os
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -18,8 +18,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from triage.classifier.fake import FakeClassifier
 from triage.config import load_config
-from triage.extproc.server import EXT_PROC_SERVICE, TriageServer
-from triage.runtime import Runtime, RuntimeHolder
+from triage.extproc.server import EXT_PROC_SERVICE, ServerEngine, TriageServer
+from triage.runtime import RuntimeHolder, build
 from triage.telemetry.recorder import DecisionLog, Recorder
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -50,18 +50,20 @@ def socket_path(tmp_path: Path) -> str:
     return f"unix:{tmp_path}/t.sock"
 
 
+@pytest.fixture(params=["wire", "grpcio"])
+def engine(request: pytest.FixtureRequest) -> ServerEngine:
+    value: ServerEngine = request.param
+    return value
+
+
 def _holder() -> RuntimeHolder:
-    runtime = Runtime(
-        config=load_config(),
-        classifier=FakeClassifier(),
-        recorder=Recorder(DecisionLog(io.StringIO())),
-        executor=ThreadPoolExecutor(max_workers=1),
-    )
-    return RuntimeHolder(runtime)
+    return RuntimeHolder(build(load_config(), FakeClassifier(), Recorder(DecisionLog(io.StringIO()))))
 
 
-async def test_server_reports_not_serving_and_passes_through_until_ready(socket_path: str) -> None:
-    server = TriageServer([socket_path])
+async def test_server_reports_not_serving_and_passes_through_until_ready(
+    socket_path: str, engine: ServerEngine
+) -> None:
+    server = TriageServer([socket_path], engine)
     await server.start()
     try:
         async with grpc.aio.insecure_channel(socket_path) as channel:
@@ -90,8 +92,10 @@ async def test_server_reports_not_serving_and_passes_through_until_ready(socket_
         await server.shutdown(0.1)
 
 
-async def test_server_shutdown_reports_not_serving_and_drains_in_flight_streams(socket_path: str) -> None:
-    server = TriageServer([socket_path])
+async def test_server_shutdown_reports_not_serving_and_drains_in_flight_streams(
+    socket_path: str, engine: ServerEngine
+) -> None:
+    server = TriageServer([socket_path], engine)
     await server.start()
     await server.ready(_holder())
     async with grpc.aio.insecure_channel(socket_path) as channel:
@@ -109,10 +113,10 @@ async def test_server_shutdown_reports_not_serving_and_drains_in_flight_streams(
             await _health(channel)
 
 
-async def test_server_unix_socket_lets_the_group_connect(tmp_path: Path) -> None:
+async def test_server_unix_socket_lets_the_group_connect(tmp_path: Path, engine: ServerEngine) -> None:
     path = tmp_path / "t.sock"
     old = os.umask(0o022)
-    server = TriageServer([f"unix:{path}"])
+    server = TriageServer([f"unix:{path}"], engine)
     try:
         await server.start()
         assert stat.S_IMODE(path.stat().st_mode) == 0o660  # Envoy in the same pod shares the group, not the UID
@@ -122,10 +126,12 @@ async def test_server_unix_socket_lets_the_group_connect(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("rejected", [False, True], ids=["response-ended", "immediate-response"])
-async def test_server_ends_the_rpc_itself_once_envoy_has_nothing_more_to_send(socket_path: str, rejected: bool) -> None:
+async def test_server_ends_the_rpc_itself_once_envoy_has_nothing_more_to_send(
+    socket_path: str, rejected: bool, engine: ServerEngine
+) -> None:
     # Envoy resets a stream it is done with; an RPC reset before its status leaks native memory in grpcio's asyncio
     # server. So Triage ends the RPC with OK after the last message, without waiting for the client's half-close.
-    server = TriageServer([socket_path])
+    server = TriageServer([socket_path], engine)
     await server.start()
     await server.ready(_holder())
     try:
@@ -145,5 +151,18 @@ async def test_server_ends_the_rpc_itself_once_envoy_has_nothing_more_to_send(so
             # No done_writing(): the server has already finished the call.
             assert await asyncio.wait_for(stream.read(), 10) is grpc.aio.EOF
             assert await stream.code() == grpc.StatusCode.OK
+    finally:
+        await server.shutdown(0.1)
+
+
+async def test_server_binds_a_tcp_port_and_reports_it(engine: ServerEngine) -> None:
+    server = TriageServer(["127.0.0.1:0"], engine)
+    await server.start()
+    try:
+        (address,) = server.bound
+        assert address.startswith("127.0.0.1:")
+        assert int(address.rsplit(":", 1)[1]) > 0
+        async with grpc.aio.insecure_channel(address) as channel:
+            assert await _health(channel) == NOT_SERVING
     finally:
         await server.shutdown(0.1)

@@ -1,20 +1,20 @@
 """The gRPC health names the chart's probes and Envoy Gateway's health check ask for are answered by the real
-TriageServer: NOT_SERVING until the model is warm, SERVING after, NOT_SERVING again from shutdown."""
+TriageServer on either engine: NOT_SERVING until the model is warm, SERVING after, NOT_SERVING again from shutdown."""
 
 from __future__ import annotations
 
 import io
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.unit.helm.chart import container, find, manifests, render_mode
 from triage.classifier.fake import FakeClassifier
 from triage.config import load_config
-from triage.extproc.server import TriageServer
-from triage.runtime import Runtime, RuntimeHolder
+from triage.extproc.server import ServerEngine, TriageServer
+from triage.runtime import RuntimeHolder, build
 from triage.telemetry.recorder import DecisionLog, Recorder
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -39,18 +39,14 @@ async def _status(channel: grpc.aio.Channel, service: str) -> int:
     return int(reply.status)
 
 
-async def test_triage_server_answers_every_health_name_the_chart_asks_for(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["wire", "grpcio"])
+async def test_triage_server_answers_every_health_name_the_chart_asks_for(tmp_path: Path, engine: ServerEngine) -> None:
     names = _asked_service_names()
     assert names == {"", "envoy.service.ext_proc.v3.ExternalProcessor"}
     address = f"unix:{tmp_path}/triage.sock"
-    server = TriageServer([address])
+    server = TriageServer([address], engine)
     await server.start()
-    runtime = Runtime(
-        config=load_config(),
-        classifier=FakeClassifier(),
-        recorder=Recorder(DecisionLog(io.StringIO())),
-        executor=ThreadPoolExecutor(max_workers=1),
-    )
+    runtime = build(load_config(), FakeClassifier(), Recorder(DecisionLog(io.StringIO())))
     try:
         async with grpc.aio.insecure_channel(address) as channel:
             assert {n: await _status(channel, n) for n in names} == dict.fromkeys(names, NOT_SERVING)
