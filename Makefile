@@ -5,20 +5,21 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= ../shared/data
 
-.PHONY: help install run demo test unit integration lint bench soak train eval clean image image-test prometheus
+.PHONY: help install run demo test unit integration lint bench bench-saturation soak train eval clean image image-test prometheus
 
 help:
 	@echo "make run    start Envoy + Triage + three fake providers on 127.0.0.1 (Ctrl-C stops all)"
 	@echo "make demo   start the stack, send ~40 prompts through it, print the routing table, stop"
 	@echo "make test   lint, type-check and run every test (unit + real-Envoy integration)"
 	@echo "make bench  decision latency, then the latency Triage adds through Envoy (quick run)"
+	@echo "make bench-saturation  req/s per core of Triage vs the do-nothing server on a CPU quota, 1 and 2 processes (root)"
 	@echo "make soak   bounded mixed traffic under a fault schedule; one line of figures (SOAK_SECONDS=120)"
 	@echo "make train  retrain the shipped classifier from $(DATA)"
 	@echo "make eval   routing quality (APGR, CPT) and task macro-F1 on sources the shipped model never trained on"
 	@echo "make image  build the container image with buildah, no Docker engine or registry ($(IMAGE))"
 	@echo "make image-test build the image, then run it behind the real Envoy (buildah run) and lint the Dockerfile"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py $(wildcard src/triage/*/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -62,6 +63,12 @@ test: lint prometheus
 bench: $(STAMP)
 	$(BIN)/python bench/decision_latency.py
 	$(BIN)/python bench/envoy_overhead.py --quick
+
+SATURATION_ARGS ?=
+# The highest req/s each ext_proc server sustains on a CPU quota (cgroup; needs root, else unconfined) with p99 under a
+# bound, next to the do-nothing server's, and the scaling from 1 to 2 processes (`triage serve --workers 2`); ~8-10 min.
+bench-saturation: $(STAMP)
+	$(BIN)/python bench/saturation.py $(SATURATION_ARGS)
 
 SOAK_SECONDS ?= 120
 SOAK_RATE ?= 20
