@@ -23,11 +23,14 @@ _SYSTEM_ROLES = frozenset({"system", "developer"})
 
 @dataclass(slots=True)
 class ParsedRequest:
-    """A parsed body: ``doc`` is the decoded JSON object, owned by the caller from here on."""
+    """A parsed body: ``doc`` is the decoded JSON object, owned by the caller from here on; ``body`` the bytes it was
+    decoded from, until a rewrite changes ``doc`` (``rewrite_body`` empties it then and sets ``rewritten``)."""
 
     spec: ApiSpec
     doc: dict[str, Any]
     input: RoutingInput
+    body: bytes = b""
+    rewritten: bool = False
 
 
 def _is_json_type(content_type: str | None) -> bool:
@@ -224,4 +227,4 @@ def parse_request(body: bytes, spec: ApiSpec, content_type: str | None = None) -
         has_tools=bool(tools),
         json_output=_json_output(doc),
     )
-    return ParsedRequest(spec=spec, doc=doc, input=inp)
+    return ParsedRequest(spec=spec, doc=doc, input=inp, body=body)

@@ -1,15 +1,49 @@
-"""``rewrite_body``: the model, the usage request for streams, the output cap; None when nothing changes."""
+"""``rewrite_body``: the model, the usage request for streams, the output cap; None when nothing changes.
+
+Every case runs twice: re-encoded (a ``ParsedRequest`` without its bytes, or a small body) and spliced (a large
+body that keeps its bytes), and both must say the same.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from triage.requests import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_COMPLETIONS, ApiSpec, parse_request, rewrite_body
+from tests.unit.requests.test_splice import BodyGen, load_strict, reencode_rewrite
+from triage.requests import (
+    ANTHROPIC_MESSAGES,
+    OPENAI_CHAT,
+    OPENAI_COMPLETIONS,
+    ApiSpec,
+    ParsedRequest,
+    parse_request,
+    rewrite_body,
+)
+from triage.requests.rewrite import SPLICE_MIN_BYTES
+from triage.requests.splice import NATIVE
 
 _MESSAGES = [{"role": "user", "content": "hi"}]
+_PAD = "zz_padding"
+_PAD_VALUE = {"pad": "x" * SPLICE_MIN_BYTES}
+_ROOT = Path(__file__).resolve().parents[3]
+
+
+def with_body(body: bytes, spec: ApiSpec = OPENAI_CHAT) -> ParsedRequest:
+    """A parsed request that keeps the bytes its document was decoded from (what enables the splice)."""
+    parsed = parse_request(body, spec, "application/json")
+    assert parsed.body == body
+    return parsed
+
+
+def without_body(body: bytes, spec: ApiSpec = OPENAI_CHAT) -> ParsedRequest:
+    parsed = parse_request(body, spec, "application/json")
+    return ParsedRequest(spec=parsed.spec, doc=parsed.doc, input=parsed.input)
 
 
 def _rewrite(
@@ -20,9 +54,28 @@ def _rewrite(
     include_usage: bool = False,
     max_tokens_cap: int | None = None,
 ) -> dict[str, Any] | None:
-    parsed = parse_request(json.dumps(doc).encode(), spec, "application/json")
-    out = rewrite_body(parsed, model=model, include_usage=include_usage, max_tokens_cap=max_tokens_cap)
-    return None if out is None else json.loads(out)
+    """The rewritten document, checked against the reference re-encode and against the spliced large body."""
+    kwargs: dict[str, Any] = {"model": model, "include_usage": include_usage, "max_tokens_cap": max_tokens_cap}
+    body = json.dumps(doc).encode()
+    out = rewrite_body(without_body(body, spec), **kwargs)
+    assert out == reencode_rewrite(parse_request(body, spec, "application/json"), **kwargs)
+    # The same document with a large member last, written with newlines: spliced when the extension is on.
+    large = json.dumps({**doc, _PAD: _PAD_VALUE}, indent=1).encode()
+    parsed = with_body(large, spec)
+    spliced = rewrite_body(parsed, **kwargs)
+    assert (spliced is None) == (out is None)
+    if out is None or spliced is None:
+        assert parsed.body == large  # nothing changed: the bytes still match the document
+        return None
+    assert parsed.body == b""  # the document changed: its old bytes are dropped
+    assert spliced.startswith(b'{"model":') == out.startswith(b'{"model":')
+    assert (b"\n" in spliced) == NATIVE  # the original whitespace is kept only by the splice
+    decoded = load_strict(spliced)
+    assert parsed.doc == decoded
+    assert decoded.pop(_PAD) == _PAD_VALUE
+    assert decoded == json.loads(out)
+    assert list(decoded) == list(json.loads(out))
+    return json.loads(out)  # type: ignore[no-any-return]
 
 
 def test_rewrite_body_sets_the_model() -> None:
@@ -154,3 +207,155 @@ def test_rewrite_body_round_trips_every_other_field() -> None:
         "n": 2,
     }
     assert _rewrite(doc, model="x") == {**doc, "model": "x"}
+
+
+# -- the splice and the re-encode, side by side ------------------------------------------------------------------
+
+
+def _large_chat(extra: str = "") -> bytes:
+    """A chat body well above ``SPLICE_MIN_BYTES``; ``extra`` members go after the messages."""
+    content = "Résumé « ça » 🎉 " * (SPLICE_MIN_BYTES // 8)
+    sep = " \r\n\t"
+    text = (
+        '{"model":"auto",'
+        + sep
+        + '"stream":true,"max_tokens":100000,'
+        + sep
+        + '"messages":[{"role":"user","content":'
+        + json.dumps(content, ensure_ascii=False)
+        + "}]"
+        + extra
+        + "}"
+    )
+    return text.encode()
+
+
+def test_rewrite_body_splices_a_large_body_into_its_own_bytes() -> None:
+    body = _large_chat(', "metadata" : {"n": 123456789012345678901234567890}')
+    parsed = with_body(body)
+    out = rewrite_body(parsed, model="gpt-4o", include_usage=True, max_tokens_cap=1024)
+    assert out is not None
+    reference = reencode_rewrite(
+        parse_request(body, OPENAI_CHAT), model="gpt-4o", include_usage=True, max_tokens_cap=1024
+    )
+    assert reference is not None
+    assert load_strict(out) == load_strict(reference)
+    assert list(json.loads(out)) == ["model", "stream", "max_tokens", "messages", "metadata", "stream_options"]
+    assert out.startswith(b'{"model":"gpt-4o",')
+    assert parsed.body == b""
+    if NATIVE:  # untouched members as the client wrote them: spacing, and integers orjson would round
+        assert b'"stream":true,"max_tokens":1024,"messages":[' in out
+        assert b'}], "metadata" : {"n": 123456789012345678901234567890},"stream_options":' in out
+    else:
+        assert out == reference
+
+
+@pytest.mark.parametrize(
+    ("second", "changes"),
+    [
+        ({"model": "gpt-4o", "include_usage": True, "max_tokens_cap": 1024}, False),
+        ({"model": "llama", "include_usage": True, "max_tokens_cap": 1024}, True),
+        ({"model": "gpt-4o", "include_usage": True, "max_tokens_cap": 100}, True),
+        ({"model": "gpt-4o", "include_usage": False, "max_tokens_cap": 4096}, False),
+        ({"model": None, "include_usage": False, "max_tokens_cap": None}, False),
+    ],
+    ids=["same-again", "other-model", "lower-cap", "higher-cap", "nothing-asked"],
+)
+def test_rewrite_body_a_second_rewrite_starts_from_the_first(second: dict[str, Any], changes: bool) -> None:
+    """A fail-open after a fault rewrites the same ``ParsedRequest`` again: from the changed document, whose
+    old bytes were dropped, exactly as the re-encode does."""
+    first: dict[str, Any] = {"model": "gpt-4o", "include_usage": True, "max_tokens_cap": 1024}
+    body = _large_chat()
+    spliced, reencoded = with_body(body), parse_request(body, OPENAI_CHAT)
+    assert rewrite_body(spliced, **first) is not None
+    assert reencode_rewrite(reencoded, **first) is not None
+    out = rewrite_body(spliced, **second)
+    reference = reencode_rewrite(reencoded, **second)
+    assert (out is not None) == changes
+    assert out == reference
+    assert spliced.doc == reencoded.doc
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [', "model": "again"', ', "mod\\u0065l": "again"', ', "stream": true', ', "max_tokens": 5'],
+    ids=["model", "escaped-model", "stream", "max-tokens"],
+)
+def test_rewrite_body_a_repeated_key_is_reencoded(extra: str) -> None:
+    body = _large_chat(extra)
+    out = rewrite_body(with_body(body), model="gpt-4o", include_usage=True, max_tokens_cap=1024)
+    reference = reencode_rewrite(
+        parse_request(body, OPENAI_CHAT), model="gpt-4o", include_usage=True, max_tokens_cap=1024
+    )
+    assert out == reference
+
+
+def test_rewrite_body_a_small_body_is_reencoded() -> None:
+    body = b'{ "model" : "auto", "stream" : true, "messages" : [{"role": "user", "content": "hi"}] }'
+    out = rewrite_body(with_body(body), model="gpt-4o", include_usage=True, max_tokens_cap=1024)
+    assert out == reencode_rewrite(
+        parse_request(body, OPENAI_CHAT), model="gpt-4o", include_usage=True, max_tokens_cap=1024
+    )
+
+
+def _generated(seed: int, n: int) -> list[tuple[bytes, ApiSpec, dict[str, Any]]]:
+    """``n`` generated bodies (see ``test_splice``), each with a large member, and the rewrite to apply."""
+    gen = BodyGen(seed)
+    rng = gen.rng
+    cases = []
+    for _ in range(n):
+        spec = rng.choice((OPENAI_CHAT, OPENAI_COMPLETIONS, ANTHROPIC_MESSAGES))
+        body, _ = gen.body(spec)
+        body = body.rstrip()[:-1] + b',"zz_padding":"' + b"x" * SPLICE_MIN_BYTES + b'"}'
+        kwargs = {"model": rng.choice((None, "gpt-4o", "auto")), "include_usage": True, "max_tokens_cap": 100}
+        cases.append((body, spec, kwargs))
+    return cases
+
+
+def test_rewrite_body_generated_bodies_match_the_reencode() -> None:
+    for body, spec, kwargs in _generated(11, 300):
+        reference = reencode_rewrite(parse_request(body, spec), **kwargs)
+        assert rewrite_body(without_body(body, spec), **kwargs) == reference  # without its bytes: re-encoded
+        out = rewrite_body(with_body(body, spec), **kwargs)
+        assert (out is None) == (reference is None)
+        if out is not None and reference is not None:
+            assert load_strict(out) == load_strict(reference)
+            assert list(json.loads(out)) == list(json.loads(reference))
+
+
+_NATIVE_OFF = """
+from tests.unit.requests.test_rewrite import _generated, with_body
+from tests.unit.requests.test_splice import reencode_rewrite
+from triage.requests import parse_request, rewrite_body
+from triage.requests.splice import NATIVE
+
+assert not NATIVE
+cases = _generated(12, 100)
+for body, spec, kwargs in cases:
+    out = rewrite_body(with_body(body, spec), **kwargs)
+    assert out == reencode_rewrite(parse_request(body, spec), **kwargs), body
+print(len(cases))
+"""
+
+
+def test_rewrite_body_with_native_code_switched_off_is_todays_reencode() -> None:
+    env = {**os.environ, "TRIAGE_NATIVE": "0"}
+    result = subprocess.run(
+        [sys.executable, "-c", _NATIVE_OFF],
+        cwd=_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "100"
+
+
+def test_rewrite_body_native_code_is_on_when_built() -> None:
+    try:
+        from triage.requests import _jsonscan  # noqa: F401
+    except ImportError:
+        pytest.skip("triage.requests._jsonscan is not built")
+    assert (os.environ.get("TRIAGE_NATIVE", "").strip().lower() not in {"0", "false", "no", "off"}) == NATIVE
