@@ -22,7 +22,8 @@ Configurations (``--configs`` picks some; ``--list`` describes them all):
     noop4-sync  noop4 served by grpc's synchronous thread-pool server
     noop4-tcp   noop4 over TCP loopback instead of a Unix socket (same server process as noop4)
   optional:
-    noop4-uvloop, noop4-x2 / triage-x2 (two server processes behind the cluster), noop4-ggrpc (Envoy's
+    noop4-uvloop, noop4-x2 / triage-x2 (two server processes behind the cluster), triage-w2 (``triage serve
+    --workers 2`` behind the bootstrap generated for 2 workers), noop4-ggrpc (Envoy's
     google_grpc client), noop4-nowait / triage-nowait (send_body_without_waiting_for_header_response),
     noop-body / noop-body4 (request headers SKIP), and triage-alt: a second Triage started by
     ``--alt-triage-cmd`` (e.g. ``bench/proto_triage.py``, candidate speed-ups) measured beside the real one.
@@ -78,7 +79,7 @@ BODY_BYTES = 1024
 @dataclass(frozen=True)
 class Variant:
     name: str
-    server: str | None  # None: no ext_proc; "asyncgen" | "readwrite" | "sync" [-uvloop] [-xN]; "triage[-alt|-xN]"
+    server: str | None  # None: no ext_proc; "asyncgen" | "readwrite" | "sync" [-uvloop] [-xN]; "triage[-alt|-xN|-wN]"
     phases: str  # "none"; "2" request only; "4" + response; "2+obs" + an observer filter; "body"/"body4": no headers
     ref: str | None  # the do-nothing configuration with the same phases (the ratio's denominator)
     about: str
@@ -103,6 +104,7 @@ VARIANTS = {
         _V("noop4-uvloop", "asyncgen-uvloop", "4", "noop4", "noop4 on uvloop (needs uvloop importable)"),
         _V("noop4-x2", "asyncgen-x2", "4", "noop4", "noop4 with 2 server processes behind the cluster"),
         _V("triage-x2", "triage-x2", "4", "noop4", "the real Triage, 2 processes behind the cluster"),
+        _V("triage-w2", "triage-w2", "4", "noop4", "triage serve --workers 2 (generated 2-worker bootstrap)"),
         _V("noop4-ggrpc", "asyncgen", "4", "noop4", "noop4 with Envoy's google_grpc client", tweak="google_grpc"),
         _V(
             "noop4-nowait",
@@ -215,8 +217,22 @@ def start_provider(procs: Procs, name: str, model: str | None) -> int:
 
 def replicas(server: str) -> int:
     """Server keys end in ``-x<N>`` for N processes behind one Envoy cluster (e.g. ``triage-x2``)."""
+    return _suffix_count(server, "x")
+
+
+def workers(server: str) -> int:
+    """Server keys end in ``-w<N>`` for ``triage serve --workers N``: one supervisor, N worker processes."""
+    return _suffix_count(server, "w")
+
+
+def _suffix_count(server: str, letter: str) -> int:
     last = server.rsplit("-", 1)[-1]
-    return int(last[1:]) if last.startswith("x") and last[1:].isdigit() else 1
+    return int(last[1:]) if last.startswith(letter) and last[1:].isdigit() else 1
+
+
+def server_processes(server: str) -> int:
+    """How many processes serve ext_proc streams for this server key (a supervisor does none)."""
+    return replicas(server) * workers(server)
 
 
 def start_noop(procs: Procs, style: str, listen: list[str], name: str) -> list[str]:
@@ -242,14 +258,16 @@ def triage_serving(target: str) -> bool:
 
 
 def start_triage(
-    procs: Procs, cmd: list[str], config_path: Path, target: str, name: str = "triage", timeout: float = 180
+    procs: Procs, cmd: list[str], config_path: Path, target: str | list[str], name: str = "triage", timeout: float = 180
 ) -> None:
+    """Start Triage and wait until every address in ``target`` (one per worker) answers its health check."""
     proc = procs.start(name, [*cmd, "--config", str(config_path)], capture=False)
+    targets = [target] if isinstance(target, str) else target
 
     def up() -> bool:
         if proc.poll() is not None:
             raise BenchError(f"{name} exited with {proc.returncode}:\n{procs.log_tail(name)}")
-        return triage_serving(target)
+        return all(triage_serving(t) for t in targets)
 
     _wait(name, up, timeout)
 
@@ -468,7 +486,8 @@ def percentiles(latencies: list[float]) -> dict[str, float]:
     return {f"p{p}": float(np.percentile(arr, p)) for p in PCTS}
 
 
-def _spread(values: list[float]) -> tuple[float, float, float]:
+def spread(values: list[float]) -> tuple[float, float, float]:
+    """Median, min and max of the values that are not NaN (NaN x3 when none is)."""
     vals = [v for v in values if not math.isnan(v)]
     if not vals:
         return float("nan"), float("nan"), float("nan")
@@ -486,9 +505,9 @@ def summarise(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
         row: dict[str, Any] = {"about": variant.about, "phases": variant.phases, "ref": variant.ref}
         for p in PCTS:
             key = f"p{p}"
-            row[key] = _spread([pr[name][key] for pr in per_round if name in pr])
+            row[key] = spread([pr[name][key] for pr in per_round if name in pr])
             if "envoy" in names and name != "envoy":
-                row[f"added_{key}"] = _spread([pr[name][key] - pr["envoy"][key] for pr in per_round if name in pr])
+                row[f"added_{key}"] = spread([pr[name][key] - pr["envoy"][key] for pr in per_round if name in pr])
         ref = variant.ref
         if ref in names and "envoy" in names:
             for p in (50, 99):
@@ -498,7 +517,7 @@ def summarise(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     if name in pr and ref in pr:
                         ref_added = pr[ref][key] - pr["envoy"][key]
                         ratios.append((pr[name][key] - pr["envoy"][key]) / ref_added if ref_added > 0 else float("nan"))
-                row[f"ratio_{key}"] = _spread(ratios)
+                row[f"ratio_{key}"] = spread(ratios)
         total = sum(len(r[name]["latencies_ms"]) for r in rounds if name in r)
         failed = sum(
             r[name]["error_count"]
@@ -511,14 +530,15 @@ def summarise(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
         row["saturated"] = sum(1 for r in rounds if name in r and saturated(r[name], raw["meta"]["rate"]))
         row["late_p50_ms"] = statistics.median(r[name]["late_ms_p50"] for r in rounds if name in r)
         for key in ("server_cpu_us", "envoy_cpu_us"):
-            row[key] = _spread([r[name].get(key, float("nan")) for r in rounds if name in r])
+            row[key] = spread([r[name].get(key, float("nan")) for r in rounds if name in r])
         row["checks"] = raw.get("checks", {}).get(name, {})
         out[name] = row
     return out
 
 
-def _fmt(spread: tuple[float, float, float], digits: int = 2) -> str:
-    med, lo, hi = spread
+def fmt_spread(values: tuple[float, float, float], digits: int = 2) -> str:
+    """``median (min–max)`` of a ``spread``; ``-`` when there is nothing."""
+    med, lo, hi = values
     if math.isnan(med):
         return "-"
     return f"{med:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
@@ -546,13 +566,14 @@ def print_report(raw: dict[str, Any]) -> None:
     print(header)
     print("-" * len(header))
     for name, row in summary.items():
-        ratio = _fmt(row["ratio_p50"]) + f" /{row['ref']}" if "ratio_p50" in row else "-"
+        ratio = fmt_spread(row["ratio_p50"]) + f" /{row['ref']}" if "ratio_p50" in row else "-"
         ok = "yes" if row["failed"] == 0 else f"{row['failed']} FAILED"
         if row["saturated"]:
             ok += f", saturated in {row['saturated']}/{len(raw['rounds'])} rounds"
         print(
-            f"{name:<13} {row['phases']:<6} {_fmt(row['p50']):<18} {_fmt(row['p90']):<18} {_fmt(row['p99']):<20} "
-            f"{_fmt(row.get('added_p50', nan3)):<18} {_fmt(row.get('added_p99', nan3)):<20} {ratio:<24} "
+            f"{name:<13} {row['phases']:<6} {fmt_spread(row['p50']):<18} {fmt_spread(row['p90']):<18} "
+            f"{fmt_spread(row['p99']):<20} "
+            f"{fmt_spread(row.get('added_p50', nan3)):<18} {fmt_spread(row.get('added_p99', nan3)):<20} {ratio:<24} "
             f"{row['server_cpu_us'][0]:>7.0f} {row['envoy_cpu_us'][0]:>6.0f}  {ok}"
         )
     print()
@@ -642,6 +663,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its living descendants (``triage serve --workers N``: the supervisor and its workers)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError, ValueError):
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def tree_cpu_seconds(pids: list[int]) -> float:
+    """CPU time so far of these processes and of their descendants (a server's workers included)."""
+    return sum(cpu_seconds(p) for pid in pids for p in process_tree(pid))
+
+
 @dataclass
 class Stack:
     """Everything one run starts: providers, ext_proc servers, one Envoy per configuration."""
@@ -652,6 +690,7 @@ class Stack:
     logs: dict[str, Path] = field(default_factory=dict)
     server_pids: dict[str, list[int]] = field(default_factory=dict)  # configuration → its ext_proc servers
     body_files: list[Path] = field(default_factory=list)
+    decision_logs: dict[str, list[Path]] = field(default_factory=dict)  # configuration → Triage's decision logs
 
 
 def _write_triage_config(base: Any, procs: Procs, socket: str) -> tuple[Any, Path]:
@@ -665,26 +704,37 @@ def _write_triage_config(base: Any, procs: Procs, socket: str) -> tuple[Any, Pat
         models = [e.model for r in base.routes.values() for e in r.chain if e.cluster == cname]
         port = start_provider(procs, cname, models[0] if models else None)
         data["clusters"][cname]["address"] = f"127.0.0.1:{port}"
-    data.setdefault("server", {})["listen"] = [socket]
-    data.setdefault("telemetry", {})["decision_log"] = str(procs.workdir / "decisions.jsonl")
+    data.setdefault("server", {}).update({"listen": [socket], "workers": 1})  # -wN configurations: --workers N
+    telemetry = data.setdefault("telemetry", {})
+    telemetry["decision_log"] = str(procs.workdir / "decisions.jsonl")
+    if telemetry.get("metrics_listen"):  # a free port each: several servers at once, and other users' 9464
+        telemetry["metrics_listen"] = telemetry["metrics_listen"].rsplit(":", 1)[0] + ":0"
     envoy_data = data.setdefault("envoy", {})
     envoy_data.update({"listen": "127.0.0.1:0", "admin": "127.0.0.1:0", "extproc": socket})
     cfg = parse_config(data, "bench")
     import yaml
 
-    path = procs.workdir / "triage.yaml"
+    path = procs.workdir / "triage-base.yaml"  # not "triage.yaml": the replica named "triage" writes that one
     path.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_none=True), sort_keys=False))
     return cfg, path
 
 
-def _start_triage_replica(procs: Procs, cmd: str, config_path: Path, workdir: Path, name: str) -> tuple[str, int]:
+def _start_triage_replica(
+    procs: Procs, cmd: str, config_path: Path, workdir: Path, name: str, n_workers: int = 1
+) -> tuple[str, int]:
+    """One Triage (``triage serve``, or with ``n_workers`` > 1 ``--workers N``: a supervisor and its workers,
+    worker i on ``contract.worker_address(socket, i)``); returns its socket and the pid of the process started."""
+    from triage.contract import worker_address
+
     socket = f"unix:{workdir}/{name}.sock"
     path = config_path.with_name(f"{name}.yaml")
     text = config_path.read_text().replace(f"unix:{workdir}/triage.sock", socket)
     path.write_text(text.replace("decisions.jsonl", f"decisions-{name}.jsonl"))
     # Children run in the work directory: make relative paths in the command absolute.
     argv = [str(Path(a).absolute()) if "/" in a and Path(a).exists() else a for a in shlex.split(cmd)]
-    start_triage(procs, argv, path, socket, name=name)
+    if n_workers > 1:
+        argv += ["--workers", str(n_workers)]
+    start_triage(procs, argv, path, [worker_address(socket, i) for i in range(n_workers)], name=name)
     return socket, procs.children[-1][1].pid
 
 
@@ -694,15 +744,19 @@ def start_stack(args: argparse.Namespace, base: Any, procs: Procs, names: list[s
     cfg, config_path = _write_triage_config(base, procs, f"unix:{workdir}/triage.sock")
     addresses: dict[tuple[str, str], list[str]] = {}
     pids: dict[str, list[int]] = {}
+    logs: dict[str, list[Path]] = {}
     servers = sorted({s for n in names if (s := VARIANTS[n].server) is not None})
     for server in servers:
         for i in range(replicas(server)):
             name = server if i == 0 else f"{server}.{i}"
             if server.startswith("triage"):
                 cmd = args.alt_triage_cmd if server == "triage-alt" else args.triage_cmd
-                print(f"starting {name}: {cmd} (loads and warms the classifier) ...", flush=True)
-                socket, pid = _start_triage_replica(procs, cmd, config_path, workdir, name)
+                n_workers = workers(server)
+                more = f" --workers {n_workers}" if n_workers > 1 else ""
+                print(f"starting {name}: {cmd}{more} (loads and warms the classifier) ...", flush=True)
+                socket, pid = _start_triage_replica(procs, cmd, config_path, workdir, name, n_workers)
                 addresses.setdefault((server, "uds"), []).append(socket)
+                logs.setdefault(server, []).append(workdir / f"decisions-{name}.jsonl")
             else:
                 listen = [f"unix:{workdir}/noop-{name}.sock"]
                 if any(VARIANTS[n].server == server and VARIANTS[n].transport == "tcp" for n in names):
@@ -715,9 +769,13 @@ def start_stack(args: argparse.Namespace, base: Any, procs: Procs, names: list[s
         v = VARIANTS[name]
         extproc = addresses[(v.server, v.transport)] if v.server else None
         stack.logs[name] = workdir / f"access-{name}.log"
-        stack.envoys[name] = launch_envoy(procs, name, bootstrap_for(v, cfg, extproc, stack.logs[name]))
+        # ``triage serve --workers N``: the generated bootstrap for N workers (one health-checked endpoint each)
+        n_workers = workers(v.server) if v.server else 1
+        vcfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"workers": n_workers})})
+        stack.envoys[name] = launch_envoy(procs, name, bootstrap_for(v, vcfg, extproc, stack.logs[name]))
         if v.server is not None:
             stack.server_pids[name] = pids[v.server]
+            stack.decision_logs[name] = logs.get(v.server, [])
     for envoy in stack.envoys.values():
         wait_envoy(procs, envoy)
     for i, body in enumerate(make_bodies()):
@@ -732,9 +790,9 @@ def measure(args: argparse.Namespace, stack: Stack, name: str, load: list[str], 
     envoy = stack.envoys[name]
     servers = stack.server_pids.get(name, [])
     before = envoy_checks(envoy, VARIANTS[name])
-    cpu_before = (cpu_seconds(envoy.proc.pid), sum(cpu_seconds(pid) for pid in servers))
+    cpu_before = (cpu_seconds(envoy.proc.pid), tree_cpu_seconds(servers))
     res = run_loadgen(stack.procs, envoy.url, stack.body_files, load, cpu)
-    cpu_after = (cpu_seconds(envoy.proc.pid), sum(cpu_seconds(pid) for pid in servers))
+    cpu_after = (cpu_seconds(envoy.proc.pid), tree_cpu_seconds(servers))
     after = envoy_checks(envoy, VARIANTS[name])
     res["ext_proc"] = {k: after[k] - before.get(k, 0) for k in after}
     sent = args.n + args.warmup
@@ -748,7 +806,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     base = load_config(args.config)
     names: list[str] = args.configs
-    real = ("triage", "triage-x2")
+    real = ("triage", "triage-x2", "triage-w2")
     if any(VARIANTS[n].server in real for n in names) and not args.custom_triage and not model_present(base):
         print("warning: the classifier bundle (model.onnx) is missing: skipping the real Triage", file=sys.stderr)
         names = [n for n in names if VARIANTS[n].server not in real]

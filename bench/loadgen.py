@@ -6,7 +6,10 @@ connection or behind a late timer is counted (no coordinated omission). The firs
 are sent the same way and discarded.
 
 Closed loop (``--closed N``): ``N`` connections each send the next request as soon as the previous answer
-is complete, for ``--duration`` seconds; reports the completed requests per second.
+is complete, for ``--duration`` seconds after a warm-up (a third of it, at most 1 s); reports the requests
+completed within that window per second, their latency percentiles (send to last byte), every request
+completed including the warm-up (``total_done``: divide a server's CPU time over the whole run by it), and the
+generator's own CPU time within the window (``client_cpu_s``: is the generator the bottleneck?).
 
 Details that keep the clock honest on a small machine:
 - raw keep-alive sockets (an ``asyncio.Protocol`` per connection, a small pool opened up front), no HTTP
@@ -33,6 +36,7 @@ import os
 import selectors
 import signal
 import sys
+import time
 from urllib.parse import urlsplit
 
 _PR_SET_TIMERSLACK = 29
@@ -233,15 +237,21 @@ async def closed_loop(
     loop = asyncio.get_running_loop()
     conns = await _open(host, port, workers)
     done = 0
+    total_done = 0
+    latencies: list[float] = []
     statuses: dict[str, int] = {}
     errors = 0
     warm_end = loop.time() + min(1.0, duration / 3)
     end = warm_end + duration
+    cpu: dict[str, float] = {}
+    loop.call_at(warm_end, lambda: cpu.setdefault("start", time.process_time()))
+    loop.call_at(end, lambda: cpu.setdefault("end", time.process_time()))
 
     async def worker(conn: Conn, k: int) -> None:
-        nonlocal done, errors
+        nonlocal done, total_done, errors
         i = k
         while loop.time() < end:
+            sent = loop.time()
             try:
                 status = await asyncio.wait_for(conn.send(requests[i % len(requests)]), timeout_s)
             except (ResponseError, TimeoutError, OSError):
@@ -251,16 +261,31 @@ async def closed_loop(
                 conn = (await _open(host, port, 1))[0]
                 continue
             i += workers
-            if loop.time() >= warm_end:
+            now = loop.time()
+            total_done += 1
+            if warm_end <= now < end:  # only answers completed within the window count
                 done += 1
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
+                latencies.append((now - sent) * 1000.0)
 
     await asyncio.gather(*(worker(c, k) for k, c in enumerate(conns)))
+    latencies.sort()
+
+    def pct(p: float) -> float | None:
+        return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))], 3) if latencies else None
+
     return {
         "mode": "closed",
         "workers": workers,
         "duration_s": duration,
         "throughput_rps": round(done / duration, 1),
+        "done": done,
+        "total_done": total_done,
+        "p50_ms": pct(50),
+        "p90_ms": pct(90),
+        "p99_ms": pct(99),
+        "max_ms": round(latencies[-1], 3) if latencies else None,
+        "client_cpu_s": round(cpu.get("end", time.process_time()) - cpu.get("start", 0.0), 4),
         "statuses": statuses,
         "error_count": errors,
     }

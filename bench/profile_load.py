@@ -28,18 +28,19 @@ from triage.sim.stack import LocalStack
 
 # (phase, substrings of a collapsed stack); the first match wins, so the more specific rules come first.
 RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("classifier (inference thread)", ("onnx_model.py", "features.py")),
+    ("classifier", ("onnx_model.py", "features.py", "native.py")),
     ("inference thread, waiting", ("concurrent/futures/thread.py",)),
     ("decision log", ("DecisionLog",)),
-    ("telemetry: spans, metrics", ("recorder.py", "opentelemetry")),
+    ("telemetry: spans, metrics", ("recorder.py", "aggregate.py", "opentelemetry")),
     ("request headers", ("_on_request_headers",)),
     ("request body: parse", ("parse.py",)),
-    ("request body: rewrite", ("rewrite.py",)),
-    ("request body: policy, replies", ("policy.py", "mutations.py")),
-    ("request body: hand-off to the inference thread", ("_on_request_body",)),
+    ("request body: rewrite", ("rewrite.py", "splice.py")),
+    ("request body: policy, replies", ("policy.py", "mutations.py", "router.py")),
+    ("request body: hand-off to the inference thread", ("_on_request_body", "inference.py")),
     ("response chunks", ("_on_response_body", "usage.py")),
     ("processor, other", ("processor.py",)),
-    ("gRPC server machinery", ("grpc", "server.py")),
+    ("gRPC server machinery: Triage's wire server (HTTP/2, gRPC framing)", ("wire/",)),
+    ("gRPC server machinery: grpcio", ("grpc", "server.py")),
 )
 
 
