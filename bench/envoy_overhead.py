@@ -105,6 +105,9 @@ VARIANTS = {
         _V("noop4-x2", "asyncgen-x2", "4", "noop4", "noop4 with 2 server processes behind the cluster"),
         _V("triage-x2", "triage-x2", "4", "noop4", "the real Triage, 2 processes behind the cluster"),
         _V("triage-w2", "triage-w2", "4", "noop4", "triage serve --workers 2 (generated 2-worker bootstrap)"),
+        _V("noop4-wire", "wire", "4", "noop4", "noop4 served by Triage's own HTTP/2 server (triage.wire)"),
+        _V("noop4-wire-x2", "wire-x2", "4", "noop4-wire", "noop4-wire with 2 server processes behind the cluster"),
+        _V("triage-grpcio", "triage-grpcio", "4", "noop4", "the real Triage on the grpcio engine (server.engine)"),
         _V("noop4-ggrpc", "asyncgen", "4", "noop4", "noop4 with Envoy's google_grpc client", tweak="google_grpc"),
         _V(
             "noop4-nowait",
@@ -720,15 +723,22 @@ def _write_triage_config(base: Any, procs: Procs, socket: str) -> tuple[Any, Pat
 
 
 def _start_triage_replica(
-    procs: Procs, cmd: str, config_path: Path, workdir: Path, name: str, n_workers: int = 1
+    procs: Procs, cmd: str, config_path: Path, workdir: Path, name: str, n_workers: int = 1, engine: str | None = None
 ) -> tuple[str, int]:
     """One Triage (``triage serve``, or with ``n_workers`` > 1 ``--workers N``: a supervisor and its workers,
-    worker i on ``contract.worker_address(socket, i)``); returns its socket and the pid of the process started."""
+    worker i on ``contract.worker_address(socket, i)``) on ``engine`` (None: the configuration's ``server.engine``);
+    returns its socket and the pid of the process started."""
     from triage.contract import worker_address
 
     socket = f"unix:{workdir}/{name}.sock"
     path = config_path.with_name(f"{name}.yaml")
     text = config_path.read_text().replace(f"unix:{workdir}/triage.sock", socket)
+    if engine is not None:
+        import yaml
+
+        data = yaml.safe_load(text)
+        data["server"]["engine"] = engine
+        text = yaml.safe_dump(data, sort_keys=False)
     path.write_text(text.replace("decisions.jsonl", f"decisions-{name}.jsonl"))
     # Children run in the work directory: make relative paths in the command absolute.
     argv = [str(Path(a).absolute()) if "/" in a and Path(a).exists() else a for a in shlex.split(cmd)]
@@ -754,7 +764,8 @@ def start_stack(args: argparse.Namespace, base: Any, procs: Procs, names: list[s
                 n_workers = workers(server)
                 more = f" --workers {n_workers}" if n_workers > 1 else ""
                 print(f"starting {name}: {cmd}{more} (loads and warms the classifier) ...", flush=True)
-                socket, pid = _start_triage_replica(procs, cmd, config_path, workdir, name, n_workers)
+                engine = "grpcio" if server == "triage-grpcio" else None
+                socket, pid = _start_triage_replica(procs, cmd, config_path, workdir, name, n_workers, engine)
                 addresses.setdefault((server, "uds"), []).append(socket)
                 logs.setdefault(server, []).append(workdir / f"decisions-{name}.jsonl")
             else:
@@ -806,7 +817,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     base = load_config(args.config)
     names: list[str] = args.configs
-    real = ("triage", "triage-x2", "triage-w2")
+    real = ("triage", "triage-x2", "triage-w2", "triage-grpcio")
     if any(VARIANTS[n].server in real for n in names) and not args.custom_triage and not model_present(base):
         print("warning: the classifier bundle (model.onnx) is missing: skipping the real Triage", file=sys.stderr)
         names = [n for n in names if VARIANTS[n].server not in real]

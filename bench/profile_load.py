@@ -45,14 +45,16 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def phase(stack: str) -> str:
+    last = stack.rsplit(";", 1)[-1]
+    # A thread blocked waiting (the event loop in epoll, an idle executor or metrics-server thread) is idle, whatever
+    # called it.
+    if any(k in last for k in ("select", "epoll", "poll", "wait")) or last.startswith("_worker "):
+        return "idle (waiting for work)"
     for name, keys in RULES:
         if any(k in stack for k in keys):
             return name
-    last = stack.rsplit(";", 1)[-1]
-    if any(k in last for k in ("select", "epoll", "poll", "wait")):
-        return "idle (waiting for work)"
     if last.startswith("Handle._run "):  # a loop callback running native code: grpcio's completion callbacks
-        return "event-loop callbacks in native code (grpcio aio)"
+        return "event-loop callbacks in native code (socket I/O; grpcio aio's completion callbacks)"
     if last.startswith("Thread.run "):
         return "other threads in native code (gRPC pollers, metrics server)"
     return "other"

@@ -8,6 +8,7 @@ current partial line.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from triage.requests.specs import UsageShape
 MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_LINE_BYTES = 1024 * 1024
 # An SSE data line is decoded only if it may carry one of these; plain text deltas are skipped unparsed.
-_INTERESTING = (b'"usage"', b'"finish_reason":"', b'"finish_reason": "', b'"error"', b"message_st", b"message_delta")
+_INTERESTING = re.compile(rb'"usage"|"finish_reason": ?"|"error"|message_st|message_delta')
 
 
 @dataclass(slots=True)
@@ -142,6 +143,12 @@ class UsageReader:
         # A chunk can be rewritten only if it holds whole lines of its own (nothing pending before it,
         # ending with a newline); otherwise it is forwarded as it is, usage event included.
         whole = not self._partial and chunk.endswith(b"\n")
+        if not self._partial and _INTERESTING.search(chunk) is None and b"[DONE]" not in chunk:
+            # Most chunks: text deltas, none of whose lines can carry usage, a finish reason, an error or the end.
+            self._partial = chunk[chunk.rfind(b"\n") + 1 :]
+            if len(self._partial) > MAX_LINE_BYTES:
+                self._partial = b""
+            return None
         lines = (self._partial + chunk).split(b"\n")
         self._partial = lines.pop()
         if len(self._partial) > MAX_LINE_BYTES:  # not SSE as we know it: stop buffering
@@ -163,7 +170,7 @@ class UsageReader:
             return False
         if not payload.startswith(b"{"):
             return False
-        if not any(marker in payload for marker in _INTERESTING):  # most chunks: text deltas only
+        if _INTERESTING.search(payload) is None:  # most chunks: text deltas only
             return False
         try:
             doc = orjson.loads(payload)
