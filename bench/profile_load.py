@@ -36,7 +36,10 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("request body: parse", ("parse.py",)),
     ("request body: rewrite", ("rewrite.py", "splice.py")),
     ("request body: policy, replies", ("policy.py", "mutations.py", "router.py")),
-    ("request body: hand-off to the inference thread", ("_on_request_body", "inference.py")),
+    (
+        "request body: the processor and the inference call (a thread hand-off with inference: thread)",
+        ("_on_request_body", "inference.py"),
+    ),
     ("response chunks", ("_on_response_body", "usage.py")),
     ("processor, other", ("processor.py",)),
     ("gRPC server machinery: Triage's wire server (HTTP/2, gRPC framing)", ("wire/",)),

@@ -19,7 +19,8 @@ from triage.requests.specs import UsageShape
 MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_LINE_BYTES = 1024 * 1024
 # An SSE data line is decoded only if it may carry one of these; plain text deltas are skipped unparsed.
-_INTERESTING = re.compile(rb'"usage"|"finish_reason": ?"|"error"|message_st|message_delta')
+# (OpenAI streams asked for usage carry ``"usage": null`` in every chunk: only a usage object counts.)
+_INTERESTING = re.compile(rb'"usage"\s*:\s*\{|"finish_reason"\s*:\s*"|"error"|message_st|message_delta')
 
 
 @dataclass(slots=True)

@@ -456,3 +456,33 @@ def test_usage_reader_without_content_type_hides_the_injected_usage_event() -> N
     reader.feed(b"data: [DONE]\n\n")
     usage = reader.finish()
     assert (usage.input_tokens, usage.output_tokens, usage.completed) == (3, 4, True)
+
+
+@pytest.mark.parametrize("separator", [b":", b": ", b" : "], ids=["compact", "space", "spaced-colon"])
+def test_usage_reader_openai_sse_with_usage_null_in_every_chunk(separator: bytes) -> None:
+    """Streams asked for usage carry ``"usage": null`` in every chunk (OpenAI's shape): the text chunks pass
+    unread, and the final usage object is still found, however the JSON is spaced."""
+
+    def event(doc: dict[str, Any]) -> bytes:
+        text = json.dumps(doc, separators=(",", ":")).encode().replace(b'"usage":', b'"usage"' + separator)
+        return text.replace(b'"finish_reason":', b'"finish_reason"' + separator)
+
+    chunks = [
+        b"data: "
+        + event({"id": "c", "model": "m", "choices": [{"delta": {"content": f"t{i}"}}], "usage": None})
+        + b"\n\n"
+        for i in range(5)
+    ]
+    chunks.append(
+        b"data: " + event({"id": "c", "model": "m", "choices": [{"delta": {}, "finish_reason": "stop"}]}) + b"\n\n"
+    )
+    final = {"id": "c", "model": "m-2024", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 5}}
+    chunks += [b"data: " + event(final) + b"\n\n", b"data: [DONE]\n\n"]
+    reader = UsageReader("openai", "text/event-stream", hide_usage_event=True)
+    forwarded = [reader.feed(chunk) for chunk in chunks]
+    usage = reader.finish()
+    assert (usage.input_tokens, usage.output_tokens, usage.response_model) == (9, 5, "m-2024")
+    assert usage.finish_reasons == ["stop"]
+    assert usage.completed
+    assert forwarded[:6] == [None] * 6  # text and finish chunks forwarded unchanged
+    assert forwarded[6] == b"\n"  # the usage event Triage asked for is hidden from the client
