@@ -350,6 +350,76 @@ class EnvoyConfig(_Model):
     _addresses = field_validator("listen", "admin", "extproc")(_check_address)
 
 
+class StoreConfig(_Model):
+    """The decision store: each decision record, and the events that arrive later about the same decision (feedback,
+    implicit signals), appended to segment files and joined by decision id at read time (``triage report``)."""
+
+    path: str | None = Field(None, description="directory of the store's append-only segments; off when unset")
+    retention_days: PositiveInt = Field(30, description="segments older than this are deleted")
+    max_bytes: PositiveInt = Field(10 * 1024**3, description="the store's size bound: the oldest segments go first")
+    segment_seconds: PositiveInt = Field(3600, description="a writer starts a new segment file this often")
+    otlp_logs: bool = Field(
+        False,
+        description="also export records and events as OTLP log records to telemetry.otlp_endpoint (the path to "
+        "an OpenTelemetry Collector and a shared engine such as ClickHouse, for many replicas)",
+    )
+    core_hour_usd: Annotated[float, Field(ge=0)] = Field(
+        0.04, description="the price of one CPU core-hour, for the router's own cost in `triage report`"
+    )
+
+
+class PolicyOverride(_Model):
+    """What a shadow candidate changes of the live policy (anything left out is the live policy's)."""
+
+    ladder: list[LadderStep] | None = Field(None, min_length=1)
+    task_bias: dict[str, float] | None = None
+    uncertainty: Uncertainty | None = None
+    skip_below_tokens: Annotated[int, Field(ge=0)] | None = None
+
+
+class ShadowCandidate(_Model):
+    """A candidate policy evaluated on live traffic after each reply, never executed.
+
+    ``state``: ``candidate`` (declared, not evaluated), ``shadow`` (evaluated on every request), ``active`` (it is
+    the live policy: promotion is this edit, hot-reloaded), ``retired`` (kept for the record, not evaluated)."""
+
+    state: Literal["candidate", "shadow", "active", "retired"] = "shadow"
+    description: str = ""
+    policy: PolicyOverride = PolicyOverride()
+    model: str | None = Field(None, description="another classifier bundle scoring for this candidate (a path)")
+
+
+class ShadowConfig(_Model):
+    candidates: dict[Name, ShadowCandidate] = Field(default_factory=dict)
+
+
+class ImplicitSignals(_Model):
+    """Signals read from traffic itself: the same conversation sent again by the same principal within
+    ``window_s`` is recorded on the earlier decision (``retried`` after a failed answer, ``regenerated`` after a
+    good one)."""
+
+    enabled: bool = True
+    window_s: PositiveInt = 600
+    max_tracked: PositiveInt = Field(100_000, description="recent conversations remembered per Triage process")
+
+
+class FeedbackConfig(_Model):
+    """The feedback API (``proto/triage/v1/feedback.proto``), served by ``triage serve`` and, through Envoy's
+    gRPC-JSON transcoding, as ``POST <http_path>``."""
+
+    enabled: bool = True
+    http_path: str = "/v1/feedback"
+    # Who sent it: a claim of the verified JWT (jwt_authn's payload in metadata), never the body.
+    principal: MetadataSource = MetadataSource(namespace="envoy.filters.http.jwt_authn", path=["jwt_payload", "sub"])
+    require_principal: bool = Field(False, description="refuse feedback without a verified principal")
+    # Decision ids carry an HMAC tag so that every replica tells Triage's own ids from unknown ones without a lookup.
+    id_secret: str | None = Field(None, description="the ids' HMAC key (demo); prefer id_secret_file")
+    id_secret_file: str | None = Field(None, description="a file holding the ids' HMAC key (a mounted Secret)")
+    max_age_days: PositiveInt = Field(30, description="feedback on older decisions is refused")
+    max_event_bytes: PositiveInt = 4096
+    implicit: ImplicitSignals = ImplicitSignals()
+
+
 class TriageConfig(_Model):
     """The whole ``triage.yaml``."""
 
@@ -367,6 +437,20 @@ class TriageConfig(_Model):
     classifier: ClassifierConfig = ClassifierConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     envoy: EnvoyConfig = EnvoyConfig()
+    store: StoreConfig = StoreConfig()
+    shadow: ShadowConfig = ShadowConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
+
+    @property
+    def live_policy(self) -> PolicyConfig:
+        """The policy requests are routed by: ``policy``, or the active shadow candidate's changes to it."""
+        active = next((c for c in self.shadow.candidates.values() if c.state == "active"), None)
+        return self.policy if active is None else self.policy_with(active.policy)
+
+    def policy_with(self, override: PolicyOverride) -> PolicyConfig:
+        """``policy`` with what ``override`` sets."""
+        changes = override.model_dump(exclude_none=True)
+        return self.policy.model_validate({**self.policy.model_dump(), **changes}) if changes else self.policy
 
     def tier(self, name: str | None) -> tuple[str, TierConfig]:
         """The named tier, or the default tier when the name is unknown or absent. With no tiers
@@ -404,6 +488,19 @@ def _cross_reference_problems(cfg: TriageConfig) -> list[str]:
         if len({e.cluster for e in route.chain}) != len(route.chain):
             problems.append(f"routes.{rname}.chain: a cluster appears twice; each step needs its own cluster")
     need_route("default_route", cfg.default_route)
+    active = [name for name, c in cfg.shadow.candidates.items() if c.state == "active"]
+    if len(active) > 1:
+        problems.append(
+            f"shadow.candidates: {', '.join(active)} are all active; at most one candidate is the live policy"
+        )
+    for cname, cand in cfg.shadow.candidates.items():
+        for i, step in enumerate(cand.policy.ladder or ()):
+            need_route(f"shadow.candidates.{cname}.policy.ladder.{i}.route", step.route)
+        if cand.state == "active" and cand.model is not None:
+            problems.append(
+                f"shadow.candidates.{cname}: an active candidate cannot bring its own model; promote a model by "
+                "setting classifier.model to it (a restart loads it)"
+            )
     if cfg.tiers and cfg.default_tier not in cfg.tiers:
         problems.append(
             f"default_tier: {cfg.default_tier!r} is not defined under tiers "

@@ -138,8 +138,9 @@ def _tier_view(name: str, tier: TierConfig, config: TriageConfig, policy: Policy
 
 
 def compile_policy(config: TriageConfig, policy: PolicyConfig | None = None) -> Compiled:
-    """Compile ``config`` for ``plan``/``decide``, applying ``policy`` (default: the configuration's own)."""
-    policy = policy if policy is not None else config.policy
+    """Compile ``config`` for ``plan``/``decide``, applying ``policy`` (default: the live one, ``config.live_policy``:
+    the file's ``policy``, or the active shadow candidate's changes to it)."""
+    policy = policy if policy is not None else config.live_policy
     tiers = {name: _tier_view(name, tier, config, policy) for name, tier in config.tiers.items()}
     default_name, default_tier = config.tier(None)
     default = tiers.get(default_name) or _tier_view(default_name, default_tier, config, policy)

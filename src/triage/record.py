@@ -58,6 +58,8 @@ class DecisionRecord:
     completed: bool | None = None
     aborted: bool = False
     duration_ms: float | None = None
+    # shadow candidates' verdicts on this request: {name, route, diverged, cost_delta_usd} (``triage.shadow``)
+    shadow: list[dict[str, Any]] = field(default_factory=list)
 
     def decided(
         self,
@@ -111,7 +113,7 @@ class DecisionRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The record without empty fields, ready for JSON (a shallow copy: no field holds a mutable
-        object other than ``chain`` and ``too_small``, lists of strings)."""
+        object other than ``chain`` and ``too_small``, lists of strings, and ``shadow``, a list of flat dicts)."""
         out = {}
         for name in _FIELDS:
             value = getattr(self, name)

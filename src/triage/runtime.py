@@ -22,6 +22,9 @@ from triage.classifier.base import Classifier
 from triage.config import TriageConfig, load_config
 from triage.envoy.admin import ProviderHealth
 from triage.errors import ConfigError
+from triage.feedback.ids import DecisionIds
+from triage.feedback.implicit import ImplicitSignals
+from triage.shadow import Shadow
 from triage.telemetry.recorder import Recorder
 
 log = logging.getLogger("triage.runtime")
@@ -35,7 +38,10 @@ class Runtime:
     classifier: Classifier
     recorder: Recorder
     inference: inf.Inference  # how the request path runs the classifier (``classifier.inference``)
-    policy: policy.Compiled  # the configuration compiled with its own policy
+    policy: policy.Compiled  # the configuration compiled with its live policy
+    shadow: Shadow  # candidates evaluated after each reply (``shadow:``)
+    ids: DecisionIds  # makes (and checks) decision ids (``feedback:``)
+    signals: ImplicitSignals  # retries and regenerations noticed in traffic (``feedback.implicit``)
     # The providers Envoy ejects right now (shared, refreshed in the background; empty when not polled).
     health: ProviderHealth = field(default_factory=ProviderHealth)
     # What the request path derives once per decision shape (``extproc.processor``); new with every configuration.
@@ -47,7 +53,13 @@ class Runtime:
 
     def reconfigured(self, config: TriageConfig) -> Runtime:
         """This runtime with another configuration: the policy recompiled, the live objects kept."""
-        return replace(self, config=config, policy=policy.compile_policy(config), shapes={})
+        return replace(
+            self,
+            config=config,
+            policy=policy.compile_policy(config),
+            shadow=Shadow(config, self.classifier),
+            shapes={},
+        )
 
     def close(self) -> None:
         """Stop the inference thread, if any (the server's shutdown)."""
@@ -67,6 +79,9 @@ def build(
         recorder=recorder,
         inference=inf.make(config.classifier.inference, classifier),
         policy=policy.compile_policy(config),
+        shadow=Shadow(config, classifier),
+        ids=DecisionIds(),
+        signals=ImplicitSignals(config.feedback.implicit),
         health=health if health is not None else ProviderHealth(),
     )
 

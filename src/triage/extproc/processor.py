@@ -12,7 +12,6 @@ Errors become ext_proc outcomes in exactly one place, ``outcome_for``.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -136,11 +135,6 @@ def _field(attrs: struct_pb2.Struct | None, name: str) -> str | None:
     return None
 
 
-def _new_id() -> str:
-    """A 128-bit random id as 32 hex digits (uuid4 reads the kernel's entropy pool: slow on the hot path)."""
-    return f"{random.getrandbits(128):032x}"
-
-
 Shape = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
 
 
@@ -201,6 +195,7 @@ class Processor:
         self._after: list[Callable[[], None]] = []
         self._parsed: ParsedRequest | None = None  # set between parsing the body and replying to it
         self._message_timeout = False  # the body reply came after Envoy gave up on it (see _check_message_timeout)
+        self._principal: str | None = None
 
     # -- dispatch ---------------------------------------------------------------------------------
 
@@ -253,7 +248,7 @@ class Processor:
             # had stopped talking to Triage after a message timeout, when the response never came here at all.
             self._record.aborted = not self._message_timeout
             self._record.duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
-            self.rt.recorder.finished(self._span, self._record)
+            self._finished(self._record)
         self.after_reply()
 
     # -- request headers --------------------------------------------------------------------------
@@ -271,8 +266,9 @@ class Processor:
         self._spec = spec
         self._content_type = headers.get("content-type")
         self._tier = self._read_tier(message, headers)
+        self._principal = self._read_principal(message)
         self._record = DecisionRecord(
-            decision_id=_new_id(),
+            decision_id=self.rt.ids.new(),
             time_unix_ms=time.time_ns() // 1_000_000,
             endpoint=spec.name,
             request_id=headers.get("x-request-id") or _attribute(message, "request.id"),
@@ -298,6 +294,12 @@ class Processor:
             if source.metadata.namespace in md:
                 return _struct_path(md[source.metadata.namespace], source.metadata.path)
         return None
+
+    def _read_principal(self, message: ep.ProcessingRequest) -> str | None:
+        """Who sent the request, from the verified JWT's claim in metadata (``feedback.principal``), if any."""
+        source = self.rt.config.feedback.principal
+        md = message.metadata_context.filter_metadata
+        return _struct_path(md[source.namespace], source.path) if source.namespace in md else None
 
     @staticmethod
     def _empty_body() -> ClientError:
@@ -334,6 +336,14 @@ class Processor:
         reply = self._route(parsed, outcome)
         self._parsed = None
         self._check_message_timeout(started)
+        rec = self._record
+        # After the reply: shadow candidates decide on the same inputs; the conversation is noted for implicit signals.
+        if self.rt.shadow.active:
+            unhealthy = self.rt.health.ejected
+            self._bookkeeping(
+                partial(self.rt.shadow.evaluate, parsed.input, decided.scores, self._tier, unhealthy, outcome, rec)
+            )
+        self._bookkeeping(partial(self.rt.signals.observe, self._principal, parsed.input, rec))
         return reply
 
     def _check_message_timeout(self, started_ns: int) -> None:
@@ -390,7 +400,7 @@ class Processor:
     def _reply_outcome(self, outcome: Reject | FailOpen, phase: str) -> ep.ProcessingResponse:
         rec = self._record
         if isinstance(outcome, Reject):
-            decision_id = rec.decision_id if rec else _new_id()
+            decision_id = rec.decision_id if rec else self.rt.ids.new()
             if rec is not None and not self._done:
                 self._done = True
                 rec.status = outcome.status
@@ -537,5 +547,11 @@ class Processor:
         rec.aborted = bool(rec.streamed and not rec.completed)
         rec.duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
         self._done = True
-        self._bookkeeping(partial(self.rt.recorder.finished, self._span, rec))
+        self._bookkeeping(partial(self._finished, rec))
         return {k: v for k in _OUTCOME_FIELDS if (v := getattr(rec, k)) is not None}
+
+    def _finished(self, rec: DecisionRecord) -> None:
+        """The record is complete: shadow candidates' cost deltas, implicit signals, then spans, metrics, the log."""
+        self.rt.shadow.complete(rec)
+        self.rt.signals.completed(rec)
+        self.rt.recorder.finished(self._span, rec)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 from opentelemetry import metrics, propagate, trace
@@ -18,6 +18,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from triage.record import DecisionRecord
+from triage.store.schema import Event
 from triage.telemetry import semconv as sc
 from triage.telemetry.aggregate import Key, LocalCounter, MetricsStore, default_store
 
@@ -76,6 +77,16 @@ _OUTPUT = (sc.GEN_AI_TOKEN_TYPE, "output")
 _NO_TRACING = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 
 _ATOMIC_WRITE = 4096  # PIPE_BUF on Linux, in bytes
+
+
+class RecordSink(Protocol):
+    """Where completed records and later events are kept (the decision store's writer, ``triage.store``)."""
+
+    def record(self, record: DecisionRecord) -> None: ...
+
+    def event(self, event: Event) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 class DecisionLog:
@@ -146,10 +157,13 @@ class Recorder:
         decision_log: DecisionLog | None = None,
         meter_provider: metrics.MeterProvider | None = None,
         store: MetricsStore | None = None,
+        sink: RecordSink | None = None,
     ) -> None:
+        """``sink``: the decision store's writer (every completed record and every event), if a store is set."""
         self._tracer = trace.get_tracer(sc.INSTRUMENTATION_SCOPE, schema_url=sc.SCHEMA_URL)
         meter = metrics.get_meter(sc.INSTRUMENTATION_SCOPE, schema_url=sc.SCHEMA_URL, meter_provider=meter_provider)
         self._log = decision_log
+        self.sink = sink
         self.store = store = store if store is not None else default_store()
 
         def counter(name: str, unit: str, description: str) -> LocalCounter:
@@ -161,6 +175,7 @@ class Recorder:
         self._rejections = counter(sc.METRIC_REJECTIONS, "{request}", "Requests refused")
         self._fallbacks = counter(sc.METRIC_FALLBACKS, "{request}", "Requests answered after more than one attempt")
         self._cost = counter(sc.METRIC_COST, "usd", "Cost of answered requests (USD)")
+        self._events = counter(sc.METRIC_EVENTS, "{event}", "Feedback and implicit signals recorded, by signal")
         self._duration = store.histogram(
             sc.METRIC_DECISION_DURATION,
             "s",
@@ -212,9 +227,18 @@ class Recorder:
 
     @_safely
     def flush(self) -> None:
-        """Write out the buffered decision log lines."""
+        """Write out the buffered decision log lines and store segments."""
         if self._log is not None:
             self._log.flush()
+        if self.sink is not None:
+            self.sink.flush()
+
+    @_safely
+    def event(self, event: Event) -> None:
+        """Something learnt about a decision after it was made (feedback, an implicit signal): the store, a metric."""
+        self._events.add(1, ((sc.FEEDBACK_KIND, event.kind), (sc.FEEDBACK_SIGNAL, event.signal)))
+        if self.sink is not None:
+            self.sink.event(event)
 
     async def flush_every(self, interval_s: float) -> None:
         """Flush the decision log every ``interval_s`` until cancelled."""

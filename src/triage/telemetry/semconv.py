@@ -59,6 +59,9 @@ METRIC_COST = "triage.request.cost"
 METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
 METRIC_EJECTIONS = "triage.provider.ejections"
 METRIC_EJECTED = "triage.provider.ejected"
+METRIC_EVENTS = "triage.feedback.events"
+FEEDBACK_KIND = "triage.feedback.kind"  # feedback | implicit
+FEEDBACK_SIGNAL = "triage.feedback.signal"  # thumbs_up, thumbs_down, score, accepted, regenerated, abandoned, retried
 
 # Seconds; resolves tens of microseconds (a 1 KB decision takes ~75 µs), up to the 25 ms deadline and beyond.
 DECISION_DURATION_BUCKETS = (
