@@ -1,6 +1,7 @@
 """``triage`` command line: argv → configuration → command; every command returns an exit code.
 
-Commands: serve, check-config, envoy-config, explain, run (the local stack), demo, train, eval, calibrate.
+Commands: serve, check-config, envoy-config, explain, run (the local stack), demo, train, eval, calibrate, report,
+shadow, store.
 Heavy modules are imported inside the command that needs them, so ``--help`` and ``check-config`` stay fast.
 """
 
@@ -90,6 +91,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs=argparse.REMAINDER)
 
     p = sub.add_parser("calibrate", help="set policy.ladder thresholds for target route shares", add_help=False)
+    p.add_argument("args", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser(
+        "report", help="cost and savings per route, tier, task and provider from a decision store", add_help=False
+    )
+    p.add_argument("args", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser(
+        "shadow", help="what shadow candidate policies would have done (`triage shadow report`)", add_help=False
+    )
+    p.add_argument("args", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser("store", help="inspect and maintain a decision store", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
@@ -183,6 +197,24 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return int(calibrate_main(args.args))
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from triage.report.cli import main as report_main  # noqa: PLC0415
+
+    return int(report_main(args.args))
+
+
+def _cmd_shadow(args: argparse.Namespace) -> int:
+    from triage.shadow_report import main as shadow_main  # noqa: PLC0415
+
+    return int(shadow_main(args.args))
+
+
+def _cmd_store(args: argparse.Namespace) -> int:
+    from triage.store.cli import main as store_main  # noqa: PLC0415
+
+    return int(store_main(args.args))
+
+
 _COMMANDS = {
     "serve": _cmd_serve,
     "check-config": _cmd_check_config,
@@ -193,9 +225,19 @@ _COMMANDS = {
     "train": _cmd_train,
     "eval": _cmd_eval,
     "calibrate": _cmd_calibrate,
+    "report": _cmd_report,
+    "shadow": _cmd_shadow,
+    "store": _cmd_store,
 }
-# Commands whose options belong to their own parser (in triage.train), not to this one.
-_DELEGATED = {"train": _cmd_train, "eval": _cmd_eval, "calibrate": _cmd_calibrate}
+# Commands whose options belong to their own parser (in their own module), not to this one.
+_DELEGATED = {
+    "train": _cmd_train,
+    "eval": _cmd_eval,
+    "calibrate": _cmd_calibrate,
+    "report": _cmd_report,
+    "shadow": _cmd_shadow,
+    "store": _cmd_store,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""``triage report``: what each route costs and saves, from the decision store."""
