@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import sys
@@ -179,40 +180,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return int(run_demo(args.config))
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from triage.train.cli import main as train_main  # noqa: PLC0415
-
-    return int(train_main(args.args))
-
-
-def _cmd_eval(args: argparse.Namespace) -> int:
-    from triage.train.eval_cli import main as eval_main  # noqa: PLC0415
-
-    return int(eval_main(args.args))
-
-
-def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from triage.train.calibrate import main as calibrate_main  # noqa: PLC0415
-
-    return int(calibrate_main(args.args))
+# Commands whose options belong to their own parser (``main(argv) -> int`` in their module), not to this one; the
+# module is imported only when its command runs.
+_DELEGATED_MODULES = {
+    "train": "triage.train.cli",
+    "eval": "triage.train.eval_cli",
+    "calibrate": "triage.train.calibrate",
+    "report": "triage.report.cli",
+    "shadow": "triage.shadow_report",
+    "store": "triage.store.cli",
+}
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
-    from triage.report.cli import main as report_main  # noqa: PLC0415
-
-    return int(report_main(args.args))
-
-
-def _cmd_shadow(args: argparse.Namespace) -> int:
-    from triage.shadow_report import main as shadow_main  # noqa: PLC0415
-
-    return int(shadow_main(args.args))
-
-
-def _cmd_store(args: argparse.Namespace) -> int:
-    from triage.store.cli import main as store_main  # noqa: PLC0415
-
-    return int(store_main(args.args))
+def _cmd_delegated(args: argparse.Namespace) -> int:
+    module = importlib.import_module(_DELEGATED_MODULES[args.command])
+    return int(module.main(args.args))
 
 
 _COMMANDS = {
@@ -222,29 +204,15 @@ _COMMANDS = {
     "explain": _cmd_explain,
     "run": _cmd_run,
     "demo": _cmd_demo,
-    "train": _cmd_train,
-    "eval": _cmd_eval,
-    "calibrate": _cmd_calibrate,
-    "report": _cmd_report,
-    "shadow": _cmd_shadow,
-    "store": _cmd_store,
-}
-# Commands whose options belong to their own parser (in their own module), not to this one.
-_DELEGATED = {
-    "train": _cmd_train,
-    "eval": _cmd_eval,
-    "calibrate": _cmd_calibrate,
-    "report": _cmd_report,
-    "shadow": _cmd_shadow,
-    "store": _cmd_store,
+    **dict.fromkeys(_DELEGATED_MODULES, _cmd_delegated),
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] and argv[0] in _DELEGATED:
+    if argv[:1] and argv[0] in _DELEGATED_MODULES:
         try:
-            return _DELEGATED[argv[0]](argparse.Namespace(args=argv[1:]))
+            return _cmd_delegated(argparse.Namespace(command=argv[0], args=argv[1:]))
         except BrokenPipeError:
             _quiet_stdout()
             return EXIT_OK

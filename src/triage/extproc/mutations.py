@@ -175,13 +175,17 @@ def route_decision(
     if body is not None:
         set_headers[len(set_headers) - 1].header.raw_value = str(len(body)).encode()
         common.body_mutation.body = body
-    fields = reply.dynamic_metadata.fields[ct.METADATA_NAMESPACE].struct_value.fields
-    for key, value in dynamic.items():
+    _fill(reply.dynamic_metadata.fields[ct.METADATA_NAMESPACE].struct_value.fields, dynamic)
+    return reply
+
+
+def _fill(fields: Any, values: Mapping[str, str | float]) -> None:
+    """Set flat string and number values into a Struct's fields (a nested Struct's, filled in place)."""
+    for key, value in values.items():
         if isinstance(value, str):
             fields[key].string_value = value
         else:
             fields[key].number_value = value
-    return reply
 
 
 # Anthropic's error types for the OpenAI-style ones Triage uses (its API has no quota type: a budget is a rate limit).
@@ -249,12 +253,7 @@ def response_outcome(replacement: bytes | None, outcome: Mapping[str, str | floa
     else:
         reply.response_body.response.body_mutation.clear_body = True
     if outcome:
-        fields = reply.dynamic_metadata.fields[ct.METADATA_NAMESPACE].struct_value.fields
-        for key, value in outcome.items():
-            if isinstance(value, str):
-                fields[key].string_value = value
-            else:
-                fields[key].number_value = value
+        _fill(reply.dynamic_metadata.fields[ct.METADATA_NAMESPACE].struct_value.fields, outcome)
     return reply
 
 
