@@ -11,6 +11,8 @@ _FLAGS = ["-O2", "-std=c11"]
 setup(
     ext_modules=[
         Extension("triage.classifier._bag", ["src/triage/classifier/_bag.c"], optional=True, extra_compile_args=_FLAGS),
-        Extension("triage.requests._jsonscan", ["src/triage/requests/_jsonscan.c"], optional=True, extra_compile_args=_FLAGS),
+        Extension(
+            "triage.requests._jsonscan", ["src/triage/requests/_jsonscan.c"], optional=True, extra_compile_args=_FLAGS
+        ),
     ]
 )

@@ -15,8 +15,9 @@ from triage.config import ClassifierConfig, TelemetryConfig, TriageConfig
 from triage.envoy.admin import AdminClient, ProviderHealth
 from triage.extproc.server import TriageServer, run_until_signalled
 from triage.runtime import Runtime, RuntimeHolder
+from triage.store.writer import OtlpLogSink, make_sink
 from triage.telemetry.recorder import DecisionLog, Recorder
-from triage.telemetry.setup import setup_telemetry
+from triage.telemetry.setup import setup_telemetry, store_log_sink
 
 log = logging.getLogger("triage")
 
@@ -41,9 +42,20 @@ def decision_log(cfg: TelemetryConfig) -> DecisionLog | None:
     return DecisionLog(path.open("a", encoding="utf-8"), buffered=True)
 
 
-def build_runtime(config: TriageConfig, classifier: Classifier) -> Runtime:
+def otlp_log_sink(config: TriageConfig, worker: int | None = None) -> OtlpLogSink | None:
+    """The decision store's OTLP log records (``store.otlp_logs``), when an OTLP endpoint is configured."""
+    if not config.store.otlp_logs:
+        return None
+    sink = store_log_sink(config.telemetry, worker=worker)
+    if sink is None:
+        log.warning("store.otlp_logs is set but no OTLP endpoint is (telemetry.otlp_endpoint): no log records sent")
+    return sink
+
+
+def build_runtime(config: TriageConfig, classifier: Classifier, otlp_logs: OtlpLogSink | None = None) -> Runtime:
+    """``otlp_logs``: the store's OTLP log sink (``otlp_log_sink``), next to its segments (``store.path``)."""
     admin = AdminClient(config.envoy.admin, timeout=1.0) if config.envoy.health_poll_ms > 0 else None
-    recorder = Recorder(decision_log(config.telemetry))
+    recorder = Recorder(decision_log(config.telemetry), sink=make_sink(config.store, otlp=otlp_logs))
     health = ProviderHealth(admin, config.clusters, on_change=recorder.provider_health)
     return runtime.build(config, classifier, recorder, health)
 
@@ -73,6 +85,7 @@ async def serve(
     ``prepare``: redone on every reloaded configuration (see ``RuntimeHolder``); ``worker``: this process's
     index under ``triage serve --workers N`` (a resource attribute of its telemetry)."""
     flush = setup_telemetry(config.telemetry, worker=worker)
+    otlp_logs = otlp_log_sink(config, worker)
     server = TriageServer(list(config.server.listen), engine=config.server.engine)
     await server.start()
     log.info("listening on %s, %s engine (NOT_SERVING until the model is warm)", ", ".join(server.bound), server.engine)
@@ -80,7 +93,7 @@ async def serve(
     loop = asyncio.get_running_loop()
     classifier = await loop.run_in_executor(None, load_classifier, config.classifier)
     await loop.run_in_executor(None, warm_up, classifier)
-    holder = RuntimeHolder(build_runtime(config, classifier), config_path, prepare)
+    holder = RuntimeHolder(build_runtime(config, classifier, otlp_logs), config_path, prepare)
     await server.ready(holder)
     log.info(
         "SERVING: classifier %s (%s) loaded and warm in %.0f ms; default route %r",
@@ -100,7 +113,9 @@ async def serve(
         task.cancel()
 
     def flush_all() -> None:
-        recorder.flush()
+        recorder.flush()  # the decision log and the store's segments
+        if otlp_logs is not None:
+            otlp_logs.close()  # what is queued for the Collector, for at most 5 s
         flush()
 
     await server.shutdown(config.server.drain_seconds, flush_all)

@@ -103,3 +103,17 @@ EVENT_COLUMNS: dict[str, str] = {
     "principal": "VARCHAR",
     "idempotency_key": "VARCHAR",
 }
+
+# List columns are never NULL in a view: a record leaves an empty list out of its line, and reads back as ``[]``
+# (ClickHouse has no nullable arrays; both engines agree this way).
+LIST_COLUMNS: frozenset[str] = frozenset(name for name, sql in DECISION_COLUMNS.items() if sql.endswith("[]"))
+
+# The same records as OTLP log records (``store.otlp_logs``; ``triage.store.writer.OtlpLogSink``): the body is the
+# record's JSON line (its keys are the column names), the attribute ``triage.kind`` tells a decision (``decision``)
+# from an event (``event``), ``triage.decision_id`` names the decision; the event name is ``triage.decision`` or
+# ``triage.event`` and the instrumentation scope ``triage.store``. A Collector's ClickHouse exporter keeps them in
+# ``otel_logs`` (``Body``, ``LogAttributes``, ``ScopeName``), read back by ``triage.store.clickhouse``.
+OTEL_KIND = "triage.kind"
+OTEL_DECISION_ID = "triage.decision_id"
+OTEL_SCOPE = "triage.store"
+OTEL_BODY: dict[str, str] = {"decision": "triage.decision", "event": "triage.event"}  # the event names

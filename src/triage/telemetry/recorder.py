@@ -82,11 +82,17 @@ _ATOMIC_WRITE = 4096  # PIPE_BUF on Linux, in bytes
 class RecordSink(Protocol):
     """Where completed records and later events are kept (the decision store's writer, ``triage.store``)."""
 
-    def record(self, record: DecisionRecord) -> None: ...
+    def record(self, record: DecisionRecord, line: bytes) -> None:
+        """``line``: the record's JSON line (``record_line``), made once for the decision log and the sink."""
 
     def event(self, event: Event) -> None: ...
 
     def flush(self) -> None: ...
+
+
+def record_line(record: DecisionRecord) -> bytes:
+    """The record as one JSON line (``to_dict``, newline-terminated): the decision log's and the store's line."""
+    return orjson.dumps(record.to_dict(), option=orjson.OPT_APPEND_NEWLINE)
 
 
 class DecisionLog:
@@ -102,7 +108,11 @@ class DecisionLog:
         self._pending: list[str] = []
 
     def write(self, record: DecisionRecord) -> None:
-        line = orjson.dumps(record.to_dict()).decode() + "\n"
+        self.write_line(record_line(record))
+
+    def write_line(self, data: bytes) -> None:
+        """Write a record's line as made by ``record_line``."""
+        line = data.decode()
         if self._buffered:
             self._pending.append(line)
         else:
@@ -176,6 +186,18 @@ class Recorder:
         self._fallbacks = counter(sc.METRIC_FALLBACKS, "{request}", "Requests answered after more than one attempt")
         self._cost = counter(sc.METRIC_COST, "usd", "Cost of answered requests (USD)")
         self._events = counter(sc.METRIC_EVENTS, "{event}", "Feedback and implicit signals recorded, by signal")
+        self._shadow_decisions = counter(sc.METRIC_SHADOW_DECISIONS, "{decision}", "Shadow candidates' decisions")
+        self._shadow_divergences = counter(
+            sc.METRIC_SHADOW_DIVERGENCES, "{decision}", "Shadow decisions whose route differs from the live one"
+        )
+        self._shadow_errors = counter(sc.METRIC_SHADOW_ERRORS, "{decision}", "Shadow evaluations that failed")
+        # A sum that goes down as well as up (a cheaper candidate): an observable up-down counter, not a counter.
+        self._shadow_delta = store.counter(
+            sc.METRIC_SHADOW_COST_DELTA, "usd", "Shadow candidates' predicted cost minus the actual cost (USD)"
+        )
+        meter.create_observable_up_down_counter(
+            sc.METRIC_SHADOW_COST_DELTA, [self._shadow_delta.observe], "usd", self._shadow_delta.description
+        )
         self._duration = store.histogram(
             sc.METRIC_DECISION_DURATION,
             "s",
@@ -288,12 +310,39 @@ class Recorder:
             self._tokens.record(record.input_tokens, (*attrs, _INPUT))
         if record.output_tokens is not None:
             self._tokens.record(record.output_tokens, (*attrs, _OUTPUT))
+        if record.shadow:
+            self._shadow(span, record.shadow)
         error = None
         if record.aborted:
             error = "aborted"
         elif record.status is not None and record.status >= 500:
             error = str(record.status)
         self._finish(span, record, error=error)
+
+    def _shadow(self, span: Span | None, verdicts: list[dict[str, Any]]) -> None:
+        """Shadow candidates' verdicts (``triage.shadow``): per-candidate metrics, and parallel span attributes."""
+        diverged_count = 0
+        for v in verdicts:
+            key: Key = ((sc.SHADOW_CANDIDATE, str(v.get("name"))),)
+            diverged, delta = v.get("diverged"), v.get("cost_delta_usd")
+            if diverged is None:
+                self._shadow_errors.add(1, key)
+                continue
+            self._shadow_decisions.add(1, key)
+            if diverged:
+                diverged_count += 1
+                self._shadow_divergences.add(1, key)
+            if delta is not None:
+                self._shadow_delta.add(delta, key)
+        if span is not None:
+            span.set_attributes(
+                {
+                    sc.SHADOW_CANDIDATES: [str(v.get("name")) for v in verdicts],
+                    sc.SHADOW_ROUTES: [v.get("route") or "" for v in verdicts],
+                    sc.SHADOW_DIVERGED: [bool(v.get("diverged")) for v in verdicts],
+                    sc.SHADOW_DIVERGED_COUNT: diverged_count,
+                }
+            )
 
     def _finish(self, span: Span | None, record: DecisionRecord, error: str | None) -> None:
         if span is not None:
@@ -302,5 +351,9 @@ class Recorder:
                 span.set_attribute(sc.ERROR_TYPE, error)
                 span.set_status(Status(StatusCode.ERROR, error))
             span.end()
-        if self._log is not None:
-            self._log.write(record)
+        if self._log is not None or self.sink is not None:
+            line = record_line(record)  # serialized once, for both
+            if self._log is not None:
+                self._log.write_line(line)
+            if self.sink is not None:
+                self.sink.record(record, line)

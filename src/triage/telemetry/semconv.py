@@ -62,6 +62,17 @@ METRIC_EJECTED = "triage.provider.ejected"
 METRIC_EVENTS = "triage.feedback.events"
 FEEDBACK_KIND = "triage.feedback.kind"  # feedback | implicit
 FEEDBACK_SIGNAL = "triage.feedback.signal"  # thumbs_up, thumbs_down, score, accepted, regenerated, abandoned, retried
+METRIC_SHADOW_DECISIONS = "triage.shadow.decisions"  # requests a shadow candidate decided on
+METRIC_SHADOW_DIVERGENCES = "triage.shadow.divergences"  # ... where its route differed from the live one (or refused)
+METRIC_SHADOW_ERRORS = "triage.shadow.errors"  # ... where it could not decide (logged; routing unaffected)
+METRIC_SHADOW_COST_DELTA = "triage.shadow.cost_delta"  # summed predicted cost delta (USD; negative = cheaper)
+SHADOW_CANDIDATE = "triage.shadow.candidate"  # the metrics' attribute: the candidate's name
+
+# Span attributes of the shadow verdicts (parallel arrays, one item per evaluated candidate, in config order)
+SHADOW_CANDIDATES = "triage.shadow.candidates"
+SHADOW_ROUTES = "triage.shadow.routes"  # "" where the candidate would have refused the request
+SHADOW_DIVERGED = "triage.shadow.diverged"
+SHADOW_DIVERGED_COUNT = "triage.shadow.diverged_count"
 
 # Seconds; resolves tens of microseconds (a 1 KB decision takes ~75 µs), up to the 25 ms deadline and beyond.
 DECISION_DURATION_BUCKETS = (

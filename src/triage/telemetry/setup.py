@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -34,6 +34,9 @@ from triage import __version__
 from triage.config import TelemetryConfig
 from triage.telemetry import semconv as sc
 from triage.telemetry.aggregate import MetricsStore, default_store
+
+if TYPE_CHECKING:
+    from triage.store.writer import OtlpLogSink
 
 log = logging.getLogger("triage.telemetry")
 
@@ -143,13 +146,35 @@ def _prometheus_reader(listen: str, store: MetricsStore) -> tuple[MetricReader, 
     return reader, stop
 
 
-def _install(cfg: TelemetryConfig, endpoint: str | None, worker: int | None, store: MetricsStore) -> Callable[[], None]:
+def _resource(cfg: TelemetryConfig, worker: int | None) -> Resource:
     service = os.environ.get("OTEL_SERVICE_NAME") or cfg.service_name
     attributes: dict[str, str | int] = {SERVICE_NAME: service, "service.namespace": "triage"}
     attributes["service.version"] = __version__
     if worker is not None:
         attributes["triage.worker"] = worker
-    resource = Resource.create(attributes)
+    return Resource.create(attributes)
+
+
+def store_log_sink(cfg: TelemetryConfig, *, worker: int | None = None) -> OtlpLogSink | None:
+    """The decision store's OTLP log sink (``store.otlp_logs``): records and events as OTLP log records to the
+    OTLP endpoint, with the same resource as the spans and metrics; None when no endpoint is configured.
+
+    Not the SDK's logs pipeline: its per-record cost (``bench/store_bench.py write``, ``docs/store.md``) is too
+    high for every decision; ``triage.store.writer.OtlpLogSink`` sends the record's JSON line as the body."""
+    from triage.store.writer import OtlpLogSink, grpc_sender  # noqa: PLC0415
+
+    endpoint = otlp_endpoint(cfg)
+    if endpoint is None:
+        return None
+    resource = {k: v for k, v in _resource(cfg, worker).attributes.items() if isinstance(v, str | bool | int | float)}
+    sink = OtlpLogSink(grpc_sender(endpoint, insecure=not endpoint.startswith("https://")), resource)
+    log.info("telemetry: sending the decision store's records as OTLP log records to %s", endpoint)
+    return sink
+
+
+def _install(cfg: TelemetryConfig, endpoint: str | None, worker: int | None, store: MetricsStore) -> Callable[[], None]:
+    resource = _resource(cfg, worker)
+    service = str(resource.attributes[SERVICE_NAME])
     readers: list[MetricReader] = []
     stops: list[Callable[[], None]] = []
     providers: list[TracerProvider | MeterProvider] = []
