@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= ../shared/data
 
-.PHONY: help install run demo test unit integration lint bench bench-saturation soak train eval clean image image-test prometheus
+.PHONY: help install run demo test unit integration lint bench bench-saturation report proto soak train eval clean image image-test prometheus
 
 help:
 	@echo "make run    start Envoy + Triage + three fake providers on 127.0.0.1 (Ctrl-C stops all)"
@@ -14,8 +14,10 @@ help:
 	@echo "make bench  decision latency, then the latency Triage adds through Envoy (quick run)"
 	@echo "make bench-saturation  req/s per core of Triage vs the do-nothing server on a CPU quota, 1 and 2 processes (root)"
 	@echo "make soak   bounded mixed traffic under a fault schedule; one line of figures (SOAK_SECONDS=120)"
+	@echo "make report report on make run's store (.run/store): cost, savings, tail, drift; HTML in .run/report.html"
 	@echo "make train  retrain the shipped classifier from $(DATA)"
 	@echo "make eval   routing quality (APGR, CPT) and task macro-F1 on sources the shipped model never trained on"
+	@echo "make proto  recompile proto/ (the feedback API) into src/triage/feedback/gen/"
 	@echo "make image  build the container image with buildah, no Docker engine or registry ($(IMAGE))"
 	@echo "make image-test build the image, then run it behind the real Envoy (buildah run) and lint the Dockerfile"
 
@@ -77,6 +79,9 @@ SOAK_RATE ?= 20
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS) --rate $(SOAK_RATE)
 
+report: $(STAMP)
+	$(BIN)/triage report --store .run/store --html .run/report.html
+
 train: $(STAMP)
 	@test -d $(DATA) || { echo "make train: $(DATA) not found (the data is read from ../shared/data; set DATA=...)"; exit 2; }
 	$(BIN)/triage train --data $(DATA)
@@ -96,6 +101,19 @@ eval: $(STAMP)
 	$(BIN)/triage eval tasks --data $(TASKS)/self_instruct/user_oriented_instructions.jsonl | head -1
 	$(BIN)/triage eval tasks --data $(TASKS)/belle_zh/eval_set.jsonl | head -1
 	$(BIN)/triage eval tasks --data $(TASKS)/belle_zh/zh_seed_tasks.jsonl | head -1
+
+GOOGLEAPIS = $(shell $(BIN)/python -c 'import google.api.annotations_pb2 as m, pathlib; print(pathlib.Path(m.__file__).parents[2])')
+FEEDBACK_GEN := src/triage/feedback/gen
+# The project's own gRPC APIs: proto/ → src/triage/feedback/gen/ (checked in; a test keeps it current) and the
+# descriptor set Envoy's gRPC-JSON transcoder reads.
+proto: $(STAMP)
+	rm -rf .build/proto && mkdir -p .build/proto
+	$(BIN)/python -m grpc_tools.protoc -Iproto -I$(GOOGLEAPIS) --python_out=.build/proto --pyi_out=.build/proto \
+		--grpc_python_out=.build/proto --include_imports --descriptor_set_out=$(FEEDBACK_GEN)/feedback.binpb \
+		proto/triage/v1/feedback.proto
+	cp .build/proto/triage/v1/feedback_pb2.py .build/proto/triage/v1/feedback_pb2.pyi $(FEEDBACK_GEN)/
+	sed 's/^from triage\.v1 import /from triage.feedback.gen import /' .build/proto/triage/v1/feedback_pb2_grpc.py \
+		> $(FEEDBACK_GEN)/feedback_pb2_grpc.py
 
 IMAGE ?= localhost/triage:latest
 # deploy/image/build.sh: installs buildah + debootstrap when missing, builds a local Debian base when the

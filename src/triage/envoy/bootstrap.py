@@ -18,7 +18,11 @@ The parts, in request order (``deploy/ENVOY.md`` explains each and why):
   with circuit breakers sized for retries and outlier detection (default panic threshold: ejection
   shows up in the admin API, and Triage reorders chains from it);
 - Envoy's own error replies become OpenAI-style JSON; the access log and a per-attempt log carry the
-  decision, the real cluster, attempts, flags and tokens.
+  decision, the real cluster, attempts, flags and tokens;
+- the feedback API (``feedback.enabled``): ``POST <feedback.http_path>`` with a JSON body is transcoded to
+  ``triage.v1.Feedback/Submit`` (gRPC-JSON transcoder) and sent to Triage (``triage_api``: the same workers),
+  without ext_proc; the route passes the verified principal as gRPC metadata and a Lua filter turns the service's
+  gRPC errors into OpenAI-style JSON.
 """
 
 from __future__ import annotations
@@ -42,8 +46,10 @@ from triage.contract import (
     step_name,
     worker_address,
 )
+from triage.feedback import contract as feedback
 
 EXTPROC_CLUSTER = "triage_extproc"
+API_CLUSTER = "triage_api"  # Triage's own gRPC APIs (feedback), same workers as EXTPROC_CLUSTER
 OTEL_CLUSTER = "otel_collector"
 JWT_PROVIDER = "triage_jwt"
 JWT_PAYLOAD_KEY = "jwt_payload"
@@ -141,6 +147,59 @@ function envoy_on_request(handle)
   handle:headers():replace("content-length", tostring(#text))
 end
 """
+
+
+FEEDBACK_ROUTE = "triage_feedback"
+FEEDBACK_METHOD_ROUTE = "triage_feedback_method"
+FEEDBACK_ERRORS_FILTER = "triage.feedback_errors"  # Lua, off except on the feedback route
+TRANSCODER_FILTER = "envoy.filters.http.grpc_json_transcoder"
+EXT_PROC_FILTER = "envoy.filters.http.ext_proc"
+
+# On the feedback route only, after the transcoder (it sees the transcoded response): the service's gRPC status
+# becomes the HTTP status and an OpenAI-style JSON error; the message's leading code (``unknown_decision: ...``)
+# becomes the error's ``code``. Errors arrive as trailers-only responses (grpc-status in the headers). grpc-message is
+# percent-encoded on the wire; the JSON string escapes quotes, backslashes and control characters.
+_LUA_FEEDBACK_ERRORS = r"""local HTTP = {@HTTP_ERRORS@}
+
+local function unpercent(text)
+  return (text:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+local function quote(text)
+  local escaped = text:gsub('[%c"\\]', function(c)
+    if c == '"' then return '\\"' elseif c == '\\' then return '\\\\' end
+    return string.format('\\u%04x', c:byte())
+  end)
+  return '"' .. escaped .. '"'
+end
+
+function envoy_on_response(handle)
+  local headers = handle:headers()
+  local status = headers:get("grpc-status")
+  local message = unpercent(headers:get("grpc-message") or "")
+  headers:remove("grpc-status")
+  headers:remove("grpc-message")
+  headers:remove("grpc-accept-encoding")
+  if status == nil or status == "0" then return end
+  local http = HTTP[tonumber(status)]
+  if http == nil then
+    local code = tonumber(headers:get(":status")) or 500
+    http = {code, code < 500 and "invalid_request_error" or "upstream_error"}
+  end
+  local code, text = message:match("^([a-z_]+): (.*)$")
+  if code == nil then code, text = "grpc_status_" .. status, message end
+  local body = '{"error":{"message":' .. quote(text) .. ',"type":' .. quote(http[2])
+    .. ',"param":null,"code":' .. quote(code) .. '}}'
+  handle:body(true):setBytes(body)
+  headers:replace(":status", tostring(http[1]))
+  headers:replace("content-type", "application/json")
+end
+"""
+
+
+def _feedback_errors_lua() -> str:
+    table = ", ".join(f'[{grpc}] = {{{http}, "{kind}"}}' for grpc, (http, kind) in sorted(feedback.HTTP_ERRORS.items()))
+    return _LUA_FEEDBACK_ERRORS.replace("@HTTP_ERRORS@", table)
 
 
 def _duration(ms: int | float) -> str:
@@ -338,11 +397,95 @@ def _routes(cfg: TriageConfig) -> list[dict[str, Any]]:
         }
         for name, route in cfg.routes.items()
     ]
-    routes.insert(0, _models_route(cfg))  # answered by Envoy itself: no provider, no Triage
+    routes[0:0] = [_models_route(cfg), *_feedback_routes(cfg)]  # models: answered by Envoy itself
     routes.append(
         {"name": "triage_default", "match": {"prefix": "/"}, "route": _chain_action(cfg, cfg.routes[cfg.default_route])}
     )
     return routes
+
+
+def _feedback_filters(cfg: TriageConfig) -> list[dict[str, Any]]:
+    """The error mapper (off by default, on at the feedback route) then the transcoder, before ext_proc. The
+    transcoder only acts on ``POST <feedback.http_path>`` (the rule in its descriptor set); it routes on the incoming
+    path (``match_incoming_request_route``), so the feedback route below is the one that applies."""
+    if not cfg.feedback.enabled:
+        return []
+    errors = {
+        "name": FEEDBACK_ERRORS_FILTER,
+        "typed_config": {"@type": _T + "envoy.extensions.filters.http.lua.v3.Lua"},
+        "disabled": True,
+    }
+    transcoder = _filter(
+        TRANSCODER_FILTER,
+        "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+        proto_descriptor_bin=base64.b64encode(feedback.descriptor_set(cfg.feedback.http_path)).decode(),
+        services=[feedback.SERVICE],
+        match_incoming_request_route=True,
+        # The JSON body over the event limit is refused by Envoy itself (413), before Triage sees it.
+        max_request_body_size=cfg.feedback.max_event_bytes,
+        print_options={"preserve_proto_field_names": True, "always_print_primitive_fields": True},
+        convert_grpc_status=False,
+    )
+    return [errors, transcoder]
+
+
+def _feedback_routes(cfg: TriageConfig) -> list[dict[str, Any]]:
+    """``POST <http_path>`` → Triage (the transcoded ``Submit``, ``API_CLUSTER``); any other method → 405."""
+    fb = cfg.feedback
+    if not fb.enabled:
+        return []
+
+    def no_ext_proc() -> dict[str, Any]:  # a new dict each time: YAML would write a shared one as an alias
+        return {
+            EXT_PROC_FILTER: {
+                "@type": _T + "envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute",
+                "disabled": True,
+            }
+        }
+
+    principal = ":".join([fb.principal.namespace, *fb.principal.path])
+    submit = {
+        "name": FEEDBACK_ROUTE,
+        "match": {"path": fb.http_path, "headers": [{"name": ":method", "string_match": {"exact": "POST"}}]},
+        "route": {
+            "cluster": API_CLUSTER,
+            "timeout": "5s",
+            # Safe to retry: a connection that never reached a worker, or a worker still loading (UNAVAILABLE).
+            "retry_policy": {"retry_on": "connect-failure,refused-stream,unavailable", "num_retries": 2},
+        },
+        # Who sent it, from the verified claim only: any client copy is removed first (Envoy removes before it adds),
+        # and with no verified claim the header stays absent.
+        "request_headers_to_remove": [feedback.PRINCIPAL_HEADER],
+        "request_headers_to_add": [
+            {
+                "header": {"key": feedback.PRINCIPAL_HEADER, "value": f"%DYNAMIC_METADATA({principal})%"},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
+        ],
+        "typed_per_filter_config": {
+            **no_ext_proc(),
+            FEEDBACK_ERRORS_FILTER: {
+                "@type": _T + "envoy.config.route.v3.FilterConfig",
+                "config": {
+                    "@type": _T + "envoy.extensions.filters.http.lua.v3.LuaPerRoute",
+                    "source_code": {"inline_string": _feedback_errors_lua()},
+                },
+            },
+        },
+    }
+    other_methods = {
+        "name": FEEDBACK_METHOD_ROUTE,
+        "match": {"path": fb.http_path},
+        "direct_response": {
+            "status": 405,
+            "body": {"inline_string": f"Send feedback as POST {fb.http_path} with a JSON body."},
+        },
+        "response_headers_to_add": [
+            {"header": {"key": "allow", "value": "POST"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+        ],
+        "typed_per_filter_config": no_ext_proc(),
+    }
+    return [submit, other_methods]
 
 
 def _jwt_filter(cfg: TriageConfig) -> dict[str, Any] | None:
@@ -357,11 +500,16 @@ def _jwt_filter(cfg: TriageConfig) -> dict[str, Any] | None:
     else:
         jwks = {"filename": jwt.jwks_file}
     requirement: dict[str, Any] = {"provider_name": JWT_PROVIDER}
+    rules: list[dict[str, Any]] = []
     if not jwt.required:
         # A verified token still puts its claims in metadata; a missing one (and with ``default_tier`` a failed
         # one) lets the request through with none, so on the default tier.
         fallback = "allow_missing" if jwt.invalid_token == "reject" else "allow_missing_or_failed"
+        if cfg.feedback.enabled and cfg.feedback.require_principal:
+            # Feedback needs a principal: Envoy answers 401 itself to a request without a valid token.
+            rules.append({"match": {"path": cfg.feedback.http_path}, "requires": {"provider_name": JWT_PROVIDER}})
         requirement = {"requires_any": {"requirements": [requirement, {fallback: {}}]}}
+    rules.append({"match": {"prefix": "/"}, "requires": requirement})
     return _filter(
         "envoy.filters.http.jwt_authn",
         "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
@@ -374,7 +522,7 @@ def _jwt_filter(cfg: TriageConfig) -> dict[str, Any] | None:
                 "require_expiration": jwt.require_expiration,
             }
         },
-        rules=[{"match": {"prefix": "/"}, "requires": requirement}],
+        rules=rules,
     )
 
 
@@ -382,8 +530,11 @@ def _extproc_filter(cfg: TriageConfig) -> dict[str, Any]:
     forwarding = []
     if cfg.tier_source.metadata is not None:
         forwarding.append(cfg.tier_source.metadata.namespace)
+    principal = cfg.feedback.principal.namespace
+    if cfg.feedback.enabled and cfg.feedback.implicit.enabled and principal not in forwarding:
+        forwarding.append(principal)  # implicit signals are per principal
     return _filter(
-        "envoy.filters.http.ext_proc",
+        EXT_PROC_FILTER,
         "envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor",
         grpc_service={"envoy_grpc": {"cluster_name": EXTPROC_CLUSTER}},
         failure_mode_allow=cfg.envoy.failure_mode_allow,
@@ -561,8 +712,18 @@ def _extproc_cluster(cfg: TriageConfig) -> dict[str, Any]:
     """One endpoint per Triage worker (``server.workers``), balanced round robin stream by stream. With more than
     one, Envoy health-checks each worker over gRPC so that one restarting, or still loading its model, gets no
     streams (with a single endpoint there is nothing to fail over to: the filter's failure mode decides)."""
+    return _triage_cluster(cfg, EXTPROC_CLUSTER, EXT_PROC_SERVICE)
+
+
+def _api_cluster(cfg: TriageConfig) -> dict[str, Any]:
+    """The same workers for Triage's own APIs (the transcoded feedback route): a cluster of its own, so that API
+    calls neither share the ext_proc streams' connections nor depend on its name (a mesh renames that one)."""
+    return _triage_cluster(cfg, API_CLUSTER, feedback.SERVICE)
+
+
+def _triage_cluster(cfg: TriageConfig, name: str, health_service: str) -> dict[str, Any]:
     workers = cfg.server.workers
-    cluster = _grpc_cluster_of(EXTPROC_CLUSTER, [worker_address(cfg.envoy.extproc, i) for i in range(workers)])
+    cluster = _grpc_cluster_of(name, [worker_address(cfg.envoy.extproc, i) for i in range(workers)])
     if workers > 1:
         cluster["health_checks"] = [
             {
@@ -571,7 +732,7 @@ def _extproc_cluster(cfg: TriageConfig) -> dict[str, Any]:
                 "no_traffic_interval": "1s",
                 "unhealthy_threshold": 1,
                 "healthy_threshold": 1,
-                "grpc_health_check": {"service_name": EXT_PROC_SERVICE},
+                "grpc_health_check": {"service_name": health_service},
             }
         ]
         cluster["common_lb_config"] = {"healthy_panic_threshold": {"value": 0}}  # never to a worker known down
@@ -658,6 +819,7 @@ def build_bootstrap(cfg: TriageConfig) -> dict[str, Any]:
     jwt = _jwt_filter(cfg)
     if jwt is not None:
         http_filters.append(jwt)
+    http_filters += _feedback_filters(cfg)
     http_filters.append(_extproc_filter(cfg))
     router: dict[str, Any] = {}
     if envoy.attempt_log is not None:
@@ -704,6 +866,8 @@ def build_bootstrap(cfg: TriageConfig) -> dict[str, Any]:
     }
     clusters = [_provider_cluster(cfg, name, c) for name, c in cfg.clusters.items()]
     clusters.append(_extproc_cluster(cfg))
+    if cfg.feedback.enabled:
+        clusters.append(_api_cluster(cfg))
     tracing = _tracing(cfg)
     if tracing is not None:
         assert envoy.tracing is not None

@@ -32,6 +32,8 @@ from grpc_health.v1._async import HealthServicer
 from triage.contract import EXT_PROC_SERVICE
 from triage.extproc import mutations as mu
 from triage.extproc.processor import Processor
+from triage.feedback.contract import SERVICE as FEEDBACK_SERVICE
+from triage.feedback.service import FeedbackService
 from triage.runtime import RuntimeHolder
 from triage.wire import HealthService, Server, ServerCall
 
@@ -142,7 +144,7 @@ class _Engine(Protocol):
 
 
 class _WireEngine:
-    def __init__(self, service: ExtProcService) -> None:
+    def __init__(self, service: ExtProcService, feedback: FeedbackService) -> None:
         self.health = HealthService()
         self._server = Server(max_message_bytes=MAX_MESSAGE_BYTES)
         self._server.add_stream_method(
@@ -151,6 +153,7 @@ class _WireEngine:
             ep.ProcessingRequest.FromString,
             ep.ProcessingResponse.SerializeToString,
         )
+        feedback.register_wire(self._server)
         self.health.register(self._server)
 
     async def start(self, listen: list[str]) -> list[str]:
@@ -164,7 +167,7 @@ class _WireEngine:
 
 
 class _GrpcioEngine:
-    def __init__(self, service: ExtProcService) -> None:
+    def __init__(self, service: ExtProcService, feedback: FeedbackService) -> None:
         self.health = HealthServicer()
         self._server = grpc.aio.server(
             options=[
@@ -174,6 +177,7 @@ class _GrpcioEngine:
             ]
         )
         ep_grpc.add_ExternalProcessorServicer_to_server(service, self._server)
+        self._server.add_generic_rpc_handlers((feedback.grpcio_handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
 
     async def start(self, listen: list[str]) -> list[str]:
@@ -201,13 +205,15 @@ class TriageServer:
         self.listen = listen
         self.engine = engine
         self.service = ExtProcService()
-        self._engine: _Engine = _WireEngine(self.service) if engine == "wire" else _GrpcioEngine(self.service)
+        self.feedback = FeedbackService()  # triage.v1.Feedback: events about decisions, over the same listeners
+        engine_class = _WireEngine if engine == "wire" else _GrpcioEngine
+        self._engine: _Engine = engine_class(self.service, self.feedback)
         self.health: _Health = self._engine.health
         self.bound: list[str] = []
 
     async def start(self) -> None:
         """Listen on every address with health NOT_SERVING."""
-        for service in ("", EXT_PROC_SERVICE):
+        for service in ("", EXT_PROC_SERVICE, FEEDBACK_SERVICE):
             await self.health.set(service, _NOT_SERVING)
         for address in self.listen:
             if address.startswith("unix:"):
@@ -222,7 +228,8 @@ class TriageServer:
     async def ready(self, holder: RuntimeHolder) -> None:
         """The model is loaded and warm: start routing and report SERVING."""
         self.service.holder = holder
-        for service in ("", EXT_PROC_SERVICE):
+        self.feedback.holder = holder
+        for service in ("", EXT_PROC_SERVICE, FEEDBACK_SERVICE):
             await self.health.set(service, _SERVING)
 
     async def shutdown(self, drain_seconds: float, flush: Callable[[], None] = lambda: None) -> None:

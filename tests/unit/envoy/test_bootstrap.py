@@ -14,7 +14,10 @@ from tests.unit.helpers import envoy_binary, envoy_validate
 from triage.config import TriageConfig, default_config_text, load_config, parse_config
 from triage.contract import CHAIN_NAMESPACE as CHAIN_OVERRIDE_NAMESPACE
 from triage.envoy.bootstrap import (
+    API_CLUSTER,
     EXTPROC_CLUSTER,
+    FEEDBACK_METHOD_ROUTE,
+    FEEDBACK_ROUTE,
     OTEL_CLUSTER,
     build_bootstrap,
     build_snippet,
@@ -57,9 +60,11 @@ def _hcm(boot: dict[str, Any]) -> dict[str, Any]:
 
 
 def _routes(boot: dict[str, Any]) -> list[dict[str, Any]]:
+    """The routes to providers (Envoy answers ``/v1/models`` itself; the feedback routes go to Triage)."""
     hosts = _hcm(boot)["route_config"]["virtual_hosts"]
     assert len(hosts) == 1
-    routes: list[dict[str, Any]] = [r for r in hosts[0]["routes"] if r["name"] != "triage_models"]
+    own = {"triage_models", FEEDBACK_ROUTE, FEEDBACK_METHOD_ROUTE}
+    routes: list[dict[str, Any]] = [r for r in hosts[0]["routes"] if r["name"] not in own]
     return routes
 
 
@@ -169,7 +174,7 @@ def test_build_bootstrap_ext_proc_filter(config: TriageConfig) -> None:
 
 def test_build_bootstrap_clusters(config: TriageConfig) -> None:
     clusters = _clusters(build_bootstrap(config))
-    expected = set(config.clusters) | {EXTPROC_CLUSTER}
+    expected = set(config.clusters) | {EXTPROC_CLUSTER, API_CLUSTER}
     if config.envoy.tracing is not None:
         expected.add(OTEL_CLUSTER)
     assert set(clusters) == expected
