@@ -26,7 +26,8 @@ Configurations (``--configs`` picks some; ``--list`` describes them all):
     --workers 2`` behind the bootstrap generated for 2 workers), noop4-ggrpc (Envoy's
     google_grpc client), noop4-nowait / triage-nowait (send_body_without_waiting_for_header_response),
     noop-body / noop-body4 (request headers SKIP), and triage-alt: a second Triage started by
-    ``--alt-triage-cmd`` (e.g. ``bench/proto_triage.py``, candidate speed-ups) measured beside the real one.
+    ``--alt-triage-cmd`` (e.g. ``bench/proto_triage.py``, candidate speed-ups) measured beside the real one;
+    triage-shadow: the real Triage with two shadow candidates (a ladder and a model) decided after every reply.
 
 Output: a table (per configuration: p50/p90/p99 as the median over rounds with min–max across rounds, the
 latency added vs ``envoy`` in the same round, and the ratio of that to the do-nothing reference with the
@@ -108,6 +109,7 @@ VARIANTS = {
         _V("noop4-wire", "wire", "4", "noop4", "noop4 served by Triage's own HTTP/2 server (triage.wire)"),
         _V("noop4-wire-x2", "wire-x2", "4", "noop4-wire", "noop4-wire with 2 server processes behind the cluster"),
         _V("triage-grpcio", "triage-grpcio", "4", "noop4", "the real Triage on the grpcio engine (server.engine)"),
+        _V("triage-shadow", "triage-shadow", "4", "noop4", "the real Triage + 2 shadow candidates (shadow_candidates)"),
         _V("noop4-ggrpc", "asyncgen", "4", "noop4", "noop4 with Envoy's google_grpc client", tweak="google_grpc"),
         _V(
             "noop4-nowait",
@@ -125,6 +127,21 @@ VARIANTS = {
         _V("triage-alt", "triage-alt", "4", "noop4", "a second Triage from --alt-triage-cmd (a prototype)"),
     )
 }
+# triage-shadow: every request is also decided by a candidate ladder and by a candidate model (the shipped bundle
+# loaded a second time, its scoring after the reply): the cost of shadow evaluation, against "triage" in the same run.
+SHADOW_LADDER = [{"route": "economy"}, {"route": "standard", "min_score": 0.3}, {"route": "premium", "min_score": 0.5}]
+
+
+def shadow_candidates() -> dict[str, Any]:
+    import triage
+
+    bundle = Path(triage.__file__).parent / "classifier" / "model"
+    return {
+        "bench-ladder": {"description": "lower thresholds", "policy": {"ladder": SHADOW_LADDER}},
+        "bench-model": {"description": "the shipped bundle as a candidate model", "model": str(bundle)},
+    }
+
+
 DEFAULT_CONFIGS = ["envoy", "noop2", "noop4", "triage", "triage2", "noop2-obs", "noop4-rw", "noop4-sync", "noop4-tcp"]
 QUICK_CONFIGS = ["envoy", "noop2", "noop4", "triage"]
 THROUGHPUT_CONFIGS = ["envoy", "noop4", "triage"]
@@ -723,21 +740,31 @@ def _write_triage_config(base: Any, procs: Procs, socket: str) -> tuple[Any, Pat
 
 
 def _start_triage_replica(
-    procs: Procs, cmd: str, config_path: Path, workdir: Path, name: str, n_workers: int = 1, engine: str | None = None
+    procs: Procs,
+    cmd: str,
+    config_path: Path,
+    workdir: Path,
+    name: str,
+    n_workers: int = 1,
+    engine: str | None = None,
+    shadow: bool = False,
 ) -> tuple[str, int]:
     """One Triage (``triage serve``, or with ``n_workers`` > 1 ``--workers N``: a supervisor and its workers,
-    worker i on ``contract.worker_address(socket, i)``) on ``engine`` (None: the configuration's ``server.engine``);
-    returns its socket and the pid of the process started."""
+    worker i on ``contract.worker_address(socket, i)``) on ``engine`` (None: the configuration's ``server.engine``),
+    with ``shadow_candidates()`` evaluated after each reply when ``shadow``; returns its socket and the pid started."""
     from triage.contract import worker_address
 
     socket = f"unix:{workdir}/{name}.sock"
     path = config_path.with_name(f"{name}.yaml")
     text = config_path.read_text().replace(f"unix:{workdir}/triage.sock", socket)
-    if engine is not None:
+    if engine is not None or shadow:
         import yaml
 
         data = yaml.safe_load(text)
-        data["server"]["engine"] = engine
+        if engine is not None:
+            data["server"]["engine"] = engine
+        if shadow:
+            data["shadow"] = {"candidates": shadow_candidates()}
         text = yaml.safe_dump(data, sort_keys=False)
     path.write_text(text.replace("decisions.jsonl", f"decisions-{name}.jsonl"))
     # Children run in the work directory: make relative paths in the command absolute.
@@ -765,7 +792,9 @@ def start_stack(args: argparse.Namespace, base: Any, procs: Procs, names: list[s
                 more = f" --workers {n_workers}" if n_workers > 1 else ""
                 print(f"starting {name}: {cmd}{more} (loads and warms the classifier) ...", flush=True)
                 engine = "grpcio" if server == "triage-grpcio" else None
-                socket, pid = _start_triage_replica(procs, cmd, config_path, workdir, name, n_workers, engine)
+                socket, pid = _start_triage_replica(
+                    procs, cmd, config_path, workdir, name, n_workers, engine, shadow=server == "triage-shadow"
+                )
                 addresses.setdefault((server, "uds"), []).append(socket)
                 logs.setdefault(server, []).append(workdir / f"decisions-{name}.jsonl")
             else:
@@ -817,7 +846,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     base = load_config(args.config)
     names: list[str] = args.configs
-    real = ("triage", "triage-x2", "triage-w2", "triage-grpcio")
+    real = ("triage", "triage-x2", "triage-w2", "triage-grpcio", "triage-shadow")
     if any(VARIANTS[n].server in real for n in names) and not args.custom_triage and not model_present(base):
         print("warning: the classifier bundle (model.onnx) is missing: skipping the real Triage", file=sys.stderr)
         names = [n for n in names if VARIANTS[n].server not in real]

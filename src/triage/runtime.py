@@ -53,17 +53,32 @@ class Runtime:
 
     def reconfigured(self, config: TriageConfig) -> Runtime:
         """This runtime with another configuration: the policy recompiled, the live objects kept."""
+        old, new = self.config.feedback, config.feedback
+        keys_changed = (old.id_secret, old.id_secret_file, old.max_age_days) != (
+            new.id_secret,
+            new.id_secret_file,
+            new.max_age_days,
+        )
+        implicit_changed = new.implicit != old.implicit
         return replace(
             self,
             config=config,
             policy=policy.compile_policy(config),
             shadow=Shadow(config, self.classifier),
+            # Kept unless their settings changed: a new random key would make every id issued so far unknown, and
+            # new implicit signals would forget the conversations being watched.
+            ids=_decision_ids(config) if keys_changed else self.ids,
+            signals=ImplicitSignals(new.implicit, self.recorder.event) if implicit_changed else self.signals,
             shapes={},
         )
 
     def close(self) -> None:
         """Stop the inference thread, if any (the server's shutdown)."""
         self.inference.close()
+
+
+def _decision_ids(config: TriageConfig) -> DecisionIds:
+    return DecisionIds.from_config(config.feedback, processes=config.server.workers)
 
 
 def build(
@@ -80,8 +95,8 @@ def build(
         inference=inf.make(config.classifier.inference, classifier),
         policy=policy.compile_policy(config),
         shadow=Shadow(config, classifier),
-        ids=DecisionIds(),
-        signals=ImplicitSignals(config.feedback.implicit),
+        ids=_decision_ids(config),
+        signals=ImplicitSignals(config.feedback.implicit, recorder.event),
         health=health if health is not None else ProviderHealth(),
     )
 
