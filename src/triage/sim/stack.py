@@ -234,6 +234,8 @@ class LocalStack:
             data["clusters"][name]["address"] = f"127.0.0.1:{free_port()}"
         telemetry = data.setdefault("telemetry", {})
         telemetry["decision_log"] = str(self.decision_log)
+        if not data.get("store", {}).get("path"):  # a store `triage report --store .run/store` reads
+            data.setdefault("store", {})["path"] = str(self.dir / "store")
         envoy = data.setdefault("envoy", {})
         envoy["access_log"] = str(self.access_log)
         envoy["attempt_log"] = str(self.attempt_log)
