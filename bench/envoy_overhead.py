@@ -389,7 +389,10 @@ def bootstrap_for(variant: Variant, cfg: Any, extproc: list[str] | None, access_
     envoy_cfg = cfg.envoy.model_copy(update={"access_log": str(access_log)})
     if extproc:
         envoy_cfg = envoy_cfg.model_copy(update={"extproc": extproc[0]})
-    boot = build_bootstrap(cfg.model_copy(update={"envoy": envoy_cfg}))
+    update: dict[str, Any] = {"envoy": envoy_cfg}
+    if variant.phases == "none":  # Envoy alone: no Triage, so no feedback route to its API either
+        update["feedback"] = cfg.feedback.model_copy(update={"enabled": False})
+    boot = build_bootstrap(cfg.model_copy(update=update))
     if extproc and len(extproc) > 1:  # several server processes behind one cluster, round robin
         cluster = next(c for c in boot["static_resources"]["clusters"] if c["name"] == EXTPROC_CLUSTER)
         cluster["load_assignment"]["endpoints"] = [{"lb_endpoints": [_endpoint(a) for a in extproc]}]
