@@ -4,6 +4,9 @@ decision store; a repeated conversation is recorded on the earlier decision (imp
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -243,3 +246,57 @@ def test_feedback_requests_without_a_principal_leave_no_implicit_signal(
     feedback = _feedback(client, {"decision_id": marker, "signal": "thumbs_up", "idempotency_key": uuid.uuid4().hex})
     _wait_for_events(fstack, {"event_id": feedback.json()["event_id"]})
     assert not [e for e in _store_events(fstack) if e.get("decision_id") == first]
+
+
+def _store_decisions(stack: LocalStack, ids: set[str]) -> dict[str, dict[str, Any]]:
+    assert stack.running_config is not None
+    assert stack.running_config.store.path is not None
+    found = {}
+    for path in sorted(Path(stack.running_config.store.path, "decisions").glob("*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if record.get("decision_id") in ids:
+                found[record["decision_id"]] = record
+    return found
+
+
+def test_traffic_store_feedback_report_end_to_end(fstack: LocalStack, client: httpx.Client, tmp_path: Path) -> None:
+    """Requests through Envoy → records in the store → feedback over HTTP through Envoy → ``triage report`` (a
+    separate process, as an operator runs it) counts exactly these requests and their feedback per route."""
+    since_ms = time.time_ns() // 1_000_000 - 1
+    sub = f"e2e-{uuid.uuid4().hex[:8]}"
+    texts = ("What is 2 + 2?", "Prove that there are infinitely many primes, then give a formal Lean 4 proof.")
+    ids = [_decision(client, f"{t} ({uuid.uuid4().hex[:6]})", _token(sub)) for t in texts]
+    for decision_id, signal in zip(ids, ("thumbs_down", "thumbs_up"), strict=True):
+        body = {"decision_id": decision_id, "signal": signal, "idempotency_key": uuid.uuid4().hex}
+        assert _feedback(client, body, _token(sub)).status_code == 200
+    for decision_id in ids:
+        _wait_for_events(fstack, {"decision_id": decision_id, "kind": "feedback"})
+    wait_until("both decision records in the store", lambda: len(_store_decisions(fstack, set(ids))) == 2, WAIT_S)
+    records = _store_decisions(fstack, set(ids))
+    assert fstack.running_config is not None
+    store = str(fstack.running_config.store.path)
+    out, html = tmp_path / "report.json", tmp_path / "report.html"
+    cmd = [sys.executable, "-m", "triage", "report", "--store", store, "--config", str(fstack.triage_yaml)]
+    cmd += ["--since", str(since_ms), "--by", "hour", "--json", str(out), "--html", str(html)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    report = orjson.loads(out.read_bytes())
+    assert report["totals"]["requests"] == 2
+    assert report["quality"]["requests"] == 2
+    assert report["quality"]["events"] == 2
+    by_route = {p["label"]: p for p in report["quality"]["by_route"]}
+    expected: dict[str, list[float]] = {}
+    for decision_id, value in zip(ids, (0.0, 1.0), strict=True):
+        expected.setdefault(records[decision_id]["route"], []).append(value)
+    assert {k: v["requests"] for k, v in by_route.items()} == {k: len(v) for k, v in expected.items()}
+    for route, values in expected.items():
+        assert by_route[route]["mean_value"] == pytest.approx(sum(values) / len(values))
+    spend = {line["key"]: line["requests"] for line in report["breakdowns"]["route"]}
+    assert spend == {k: len(v) for k, v in expected.items()}
+    page = html.read_text(encoding="utf-8")
+    assert "<svg" in page
+    assert "What is 2 + 2" not in page  # no prompt text reaches the store, so none reaches the report
