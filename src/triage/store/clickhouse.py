@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from triage.store.query import CLICKHOUSE, Dialect
+from triage.store.query import CLICKHOUSE, Dialect, unique_events_sql
 from triage.store.schema import (
     DECISION_COLUMNS,
     DECISIONS_DIR,
@@ -106,7 +106,12 @@ def select_from_logs(view: str, columns: dict[str, str], source: str) -> str:
     )
 
 
-_VIEWS = (("decisions", "decision", DECISION_COLUMNS), ("events", "event", EVENT_COLUMNS))
+# (what queries read, the log records' kind, the columns, the table or view holding every row of that kind): events
+# are read through ``query.unique_events_sql`` over ``events_log``, so that a repeated feedback event counts once.
+_VIEWS = (
+    ("decisions", "decision", DECISION_COLUMNS, "decisions"),
+    ("events", "event", EVENT_COLUMNS, "events_log"),
+)
 
 
 def views_ddl(
@@ -116,25 +121,28 @@ def views_ddl(
     materialized: bool = True,
     ttl_days: int | None = None,
 ) -> list[str]:
-    """The DDL of ``decisions`` and ``events`` over the logs table ``source``: typed tables filled by materialized
-    views (``materialized``; ``ttl_days``: their retention), or plain views."""
+    """The DDL of ``decisions`` and ``events`` over the logs table ``source``: typed tables (``decisions``,
+    ``events_log``) filled by materialized views (``materialized``; ``ttl_days``: their retention), or plain views;
+    ``events`` is a view over ``events_log`` that drops repeated feedback events (``query.unique_events_sql``)."""
     prefix = f"{database}." if database else ""
     out = []
-    for name, view, columns in _VIEWS:
+    for name, view, columns, rows in _VIEWS:
         select = select_from_logs(view, columns, source)
         if not materialized:
-            out.append(f"CREATE OR REPLACE VIEW {prefix}{name} AS\n{select}")
-            continue
-        cols = ",\n    ".join(
-            f"{c} {'Int64' if c == 'time_unix_ms' else clickhouse_type(t)}" for c, t in columns.items()
-        )
-        ttl = f"\nTTL toDateTime(intDiv(time_unix_ms, 1000)) + toIntervalDay({int(ttl_days)})" if ttl_days else ""
-        out.append(
-            f"CREATE TABLE IF NOT EXISTS {prefix}{name} (\n    {cols}\n) ENGINE = MergeTree\n"
-            f"PARTITION BY intDiv(time_unix_ms, 86400000)\nORDER BY (time_unix_ms, decision_id){ttl}\n"
-            "SETTINGS allow_nullable_key = 1"
-        )
-        out.append(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {prefix}{name}_mv TO {prefix}{name} AS\n{select}")
+            out.append(f"CREATE OR REPLACE VIEW {prefix}{rows} AS\n{select}")
+        else:
+            cols = ",\n    ".join(
+                f"{c} {'Int64' if c == 'time_unix_ms' else clickhouse_type(t)}" for c, t in columns.items()
+            )
+            ttl = f"\nTTL toDateTime(intDiv(time_unix_ms, 1000)) + toIntervalDay({int(ttl_days)})" if ttl_days else ""
+            out.append(
+                f"CREATE TABLE IF NOT EXISTS {prefix}{rows} (\n    {cols}\n) ENGINE = MergeTree\n"
+                f"PARTITION BY intDiv(time_unix_ms, 86400000)\nORDER BY (time_unix_ms, decision_id){ttl}\n"
+                "SETTINGS allow_nullable_key = 1"
+            )
+            out.append(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {prefix}{name}_mv TO {prefix}{rows} AS\n{select}")
+        if rows != name:  # what queries read: the rows without repeated feedback events
+            out.append(f"CREATE OR REPLACE VIEW {prefix}{name} AS\n{unique_events_sql(prefix + rows)}")
     return out
 
 
@@ -142,7 +150,7 @@ def backfill_sql(source: str = f"{DATABASE}.{TABLE}", database: str | None = Non
     """``INSERT ... SELECT`` of the records already in ``source`` into the typed tables (a materialized view only
     sees the rows inserted after it was created)."""
     prefix = f"{database}." if database else ""
-    return [f"INSERT INTO {prefix}{name}\n{select_from_logs(view, cols, source)}" for name, view, cols in _VIEWS]
+    return [f"INSERT INTO {prefix}{rows}\n{select_from_logs(view, cols, source)}" for _, view, cols, rows in _VIEWS]
 
 
 # --- what the Collector does with a log record ---

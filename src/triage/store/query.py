@@ -130,6 +130,20 @@ def read_json_sql(files: list[str], spec: dict[str, str]) -> str:
     )
 
 
+def unique_events_sql(relation: str) -> str:
+    """The events of ``relation`` (a table name or a parenthesised ``SELECT``) without repeats: one row per
+    (principal, idempotency key), the first to arrive. The feedback service answers a repeated key with the first
+    event's id and appends nothing, but only within one process's memory; a repeat that reaches another worker or
+    replica, or comes after a restart, is appended and dropped here. Events without a key (implicit signals) are
+    each their own. Portable SQL: the same text runs on DuckDB and ClickHouse."""
+    cols = ", ".join(EVENT_COLUMNS)
+    return (
+        f"SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER (PARTITION BY COALESCE(principal, ''), "
+        "COALESCE(idempotency_key, event_id) ORDER BY time_unix_ms, event_id) AS first_seen "
+        f"FROM {relation} AS all_events) AS ranked_events WHERE first_seen = 1"
+    )
+
+
 def segment_files(directory: Path) -> tuple[list[str], list[str]]:
     """The JSON-lines and Parquet segments of one kind; a JSON-lines segment whose Parquet copy exists (a compaction
     between its rename and its delete) is left out."""
@@ -174,7 +188,8 @@ class Store:
         self._db.execute(
             f"CREATE OR REPLACE VIEW decisions AS {self._view(self.path / DECISIONS_DIR, DECISION_COLUMNS)}"
         )
-        self._db.execute(f"CREATE OR REPLACE VIEW events AS {self._view(self.path / EVENTS_DIR, EVENT_COLUMNS)}")
+        events = self._view(self.path / EVENTS_DIR, EVENT_COLUMNS)
+        self._db.execute(f"CREATE OR REPLACE VIEW events AS {unique_events_sql(f'({events})')}")
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         """Rows of ``sql`` (over ``decisions`` and ``events``) as dicts."""

@@ -81,7 +81,7 @@ def test_store_ddl_prints_the_logs_table_and_both_views(capsys: pytest.CaptureFi
     assert "CREATE TABLE IF NOT EXISTS obs.otel_logs" in out
     assert "TTL TimestampTime + toIntervalDay(30)" in out
     assert "CREATE TABLE IF NOT EXISTS obs.decisions" in out
-    assert "CREATE MATERIALIZED VIEW IF NOT EXISTS obs.events_mv TO obs.events" in out
+    assert "CREATE MATERIALIZED VIEW IF NOT EXISTS obs.events_mv TO obs.events_log" in out
     assert main(["ddl", "--views-only", "--plain-views", "--backfill"]) == 0
     out = capsys.readouterr().out
     assert "otel_logs (" not in out

@@ -225,8 +225,35 @@ def test_views_ddl_maps_every_schema_type() -> None:
     assert table.startswith("CREATE TABLE IF NOT EXISTS otel.decisions (")
     assert "TTL toDateTime(intDiv(time_unix_ms, 1000)) + toIntervalDay(30)" in table
     assert mv.startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS otel.decisions_mv TO otel.decisions AS")
-    decisions, events = views_ddl("otel.otel_logs", "otel", materialized=False)
+    decisions, events_log, events = views_ddl("otel.otel_logs", "otel", materialized=False)
     assert decisions.startswith("CREATE OR REPLACE VIEW otel.decisions AS")
-    assert "LogAttributes['triage.kind'] = 'event'" in events
+    assert "LogAttributes['triage.kind'] = 'event'" in events_log
+    assert events.startswith("CREATE OR REPLACE VIEW otel.events AS")
+    assert "FROM otel.events_log" in events
     assert "Timestamp DateTime64(9)" in otel_logs_ddl()
     assert "LogAttributes Map(LowCardinality(String), String)" in otel_logs_ddl()
+
+
+def test_a_feedback_event_repeated_by_another_process_counts_once_on_both_engines(
+    tmp_path: Path, ch: ClickHouseStore
+) -> None:
+    """The feedback service remembers idempotency keys per process: a retried POST that reaches another worker or
+    replica is appended again. Both engines read (principal, idempotency key) once, the first to arrive; events
+    without a key (implicit signals) and the same key from another principal stay."""
+    records, _ = make_traffic(3)
+    first, again, other = (
+        Event("ev-1", records[0].decision_id, 1_000, "feedback", "thumbs_down", 0.0, "alice", "k1"),
+        Event("ev-2", records[0].decision_id, 2_000, "feedback", "thumbs_down", 0.0, "alice", "k1"),
+        Event("ev-3", records[0].decision_id, 3_000, "feedback", "thumbs_up", 1.0, "bob", "k1"),
+    )
+    implicit = [Event(f"im-{i}", records[1].decision_id, 4_000, "implicit", "retried", 0.0, "alice") for i in (1, 2)]
+    segment_store(tmp_path, records, [first, other, *implicit])
+    w = SegmentWriter(tmp_path, host="h", pid=2)  # the repeat, written by another process
+    w.event(again)
+    w.close()
+    through_collector(ch, records, [first, other, *implicit])
+    through_collector(ch, [], [again])
+    sql = "SELECT event_id FROM events ORDER BY event_id"
+    expected = [{"event_id": e} for e in ("ev-1", "ev-3", "im-1", "im-2")]
+    assert Store(tmp_path).query(sql) == expected
+    assert ch.query(sql) == expected
