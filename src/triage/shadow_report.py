@@ -612,7 +612,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("report", help="divergence, predicted cost delta and quality signals per candidate")
-    p.add_argument("--store", required=True, help="the decision store: its directory (store.path), or chdb:DIR")
+    p.add_argument(
+        "--store",
+        required=True,
+        help="the decision store: its directory (store.path), chdb:DIR or clickhouse://HOST/DB",
+    )
     p.add_argument("--config", type=Path, help="triage.yaml: candidates' states and descriptions, the live ladder")
     p.add_argument("--since", help="ISO 8601 time (UTC unless it says) or a duration before now: 12h, 7d")
     p.add_argument("--until", help="the same, exclusive")
@@ -643,13 +647,12 @@ def _write_json(path: Path, data: Any, out: TextIO) -> None:
 
 
 def _open_store(target: str) -> Any:
-    """A directory of segments (DuckDB), or ``chdb:DIR`` (in-process ClickHouse) where the store reader has it."""
-    from triage.store import query as store_query  # noqa: PLC0415  (DuckDB: only when a store is read)
+    """A directory of segments (DuckDB), ``chdb:DIR`` (in-process ClickHouse) or ``clickhouse://HOST/DB`` (a server)."""
+    from triage.store.query import open_store  # noqa: PLC0415  (DuckDB: only when a store is read)
 
-    if not target.startswith("chdb:") and not Path(target).is_dir():
+    if not target.startswith(("chdb:", "clickhouse://", "clickhouses://")) and not Path(target).is_dir():
         raise ValueError(f"--store {target}: not a directory")
-    opener = getattr(store_query, "open_store", None)
-    return opener(target) if opener is not None else store_query.Store(target)
+    return open_store(target)
 
 
 def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:

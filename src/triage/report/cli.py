@@ -31,6 +31,7 @@ from triage.report.sql import Window
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 LOCAL_STORE = ".run/store"  # where `make run`'s stack keeps its store
+REMOTE_PREFIXES = ("chdb:", "clickhouse://", "clickhouses://")  # stores that are not a local directory
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -64,8 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--store",
-        help="the store: a segment directory, or chdb:DIR for a chdb database of the Collector's otel_logs "
-        "(default: the configuration's store.path)",
+        help="the store: a segment directory, chdb:DIR for a chdb database of the Collector's otel_logs, or "
+        "clickhouse://HOST[:8123]/DATABASE for a ClickHouse server's views (default: the configuration's store.path)",
     )
     p.add_argument("--config", "-c", type=Path, help="triage.yaml for prices, tiers and the default route")
     p.add_argument("--since", help="start of the window (ISO-8601, Unix ms, or 24h / 7d back from now)")
@@ -179,11 +180,14 @@ def main(argv: Sequence[str]) -> int:
                 file=sys.stderr,
             )
             return EXIT_FAILURE
-        if not target.startswith("chdb:") and not Path(target).is_dir():
+        if not target.startswith(REMOTE_PREFIXES) and not Path(target).is_dir():
             print(f"triage report: {target}: no such store directory", file=sys.stderr)
             return EXIT_FAILURE
         _emit(run(args, target, config, config_name), args)
     except dr.DriftReferenceError as err:
         print(f"triage report: drift reference: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except RuntimeError as err:  # a ClickHouse server that refused or could not be reached (ClickHouseError)
+        print(f"triage report: {err}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK

@@ -202,9 +202,14 @@ class Store:
 
 
 def open_store(target: str | Path) -> StoreReader:
-    """The store at ``target``: a directory of segments (DuckDB), or ``chdb:DIR`` — a chdb (in-process ClickHouse)
-    database holding the Collector's ``otel_logs`` table (``triage.store.clickhouse``)."""
+    """The store at ``target``: a directory of segments (DuckDB); ``chdb:DIR`` — a chdb (in-process ClickHouse)
+    database holding the Collector's ``otel_logs`` table (``triage.store.clickhouse``); or
+    ``clickhouse://HOST[:PORT]/DATABASE`` (``clickhouses://`` for TLS) — a ClickHouse server's views, over HTTP."""
     text = str(target)
+    if text.startswith(("clickhouse://", "clickhouses://")):
+        from triage.store.clickhouse_http import ClickHouseHttpStore  # noqa: PLC0415
+
+        return ClickHouseHttpStore(text)
     if text.startswith("chdb:"):
         from triage.store.clickhouse import ClickHouseStore  # noqa: PLC0415
 
