@@ -41,10 +41,13 @@ EPSILON = 1e-4  # the floor of a share in the PSI sum
 STABLE_BELOW = 0.1
 RETRAIN_ABOVE = 0.25
 FEW_REQUESTS = 500  # below this many classified requests a PSI is mostly noise: said in the notes
+# Below this many, no verdict at all: with k bins a PSI of n requests from the very same distribution is already
+# about (k - 1) / n, so 1 request of 10 bins reads "retrain".
+MIN_REQUESTS = 100
 EQUAL_WIDTH_EDGES: tuple[float, ...] = tuple(i / 10 for i in range(11))
 
-Verdict = Literal["stable", "watch", "retrain", "no data"]
-_RANK: dict[str, int] = {"no data": -1, "stable": 0, "watch": 1, "retrain": 2}
+Verdict = Literal["stable", "watch", "retrain", "no data", "too few"]
+_RANK: dict[str, int] = {"no data": -2, "too few": -1, "stable": 0, "watch": 1, "retrain": 2}
 
 
 class DriftReferenceError(ValueError):
@@ -288,6 +291,7 @@ ADVICE: dict[str, str] = {
     "watch": "watch: the traffic is moving away from the reference; retrain if it keeps moving or passes 0.25",
     "retrain": "retrain: the traffic has moved away from the reference (`triage train`, then shadow the candidate)",
     "no data": "no classified requests to compare",
+    "too few": f"too few classified requests for a verdict (fewer than {MIN_REQUESTS}): widen the window",
 }
 
 
@@ -319,6 +323,8 @@ def check(
     scores = compare(bin_names(reference.edges), reference.shares, bin_counts)
     verdict: Verdict = max((tasks.verdict, scores.verdict), key=lambda v: _RANK[v])
     n_window = sum(task_counts.values())
+    if 0 < n_window < MIN_REQUESTS:
+        verdict = "too few"
     all_notes = list(notes)
     if 0 < n_window < FEW_REQUESTS:
         all_notes.append(f"only {n_window} classified requests in the window: a PSI this small a sample is noisy")

@@ -20,7 +20,7 @@ th:first-child,td:first-child{text-align:left}th{background:#f6f6f6;font-weight:
 .card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:130px}
 .card b{display:block;font-size:19px}.note{color:#666;font-size:13px}
 .verdict{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff;font-weight:600}
-.stable{background:#4b9e5a}.watch{background:#e08a2e}.retrain{background:#c24d4d}.no-data{background:#888}
+.stable{background:#4b9e5a}.watch{background:#e08a2e}.retrain{background:#c24d4d}.no-data{background:#888}.too-few{background:#888}
 svg{max-width:100%;height:auto;font-size:11px;fill:#333}svg .axis{stroke:#888}svg .grid{stroke:#eee}
 svg .curve{fill:none;stroke:#333;stroke-width:2}.grid2{display:grid;grid-template-columns:1fr 1fr;gap:0 24px}
 """

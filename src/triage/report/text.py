@@ -12,7 +12,7 @@ def money(x: float) -> str:
     """Dollars with the precision the amount needs (tiny per-request costs stay readable)."""
     sign = "-" if x < 0 else ""
     a = abs(x)
-    if a == 0:
+    if a < 1e-12:  # zero, or the float noise of a difference of equal sums
         return "$0"
     if a >= 100:
         return f"{sign}${a:,.0f}"

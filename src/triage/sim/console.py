@@ -51,13 +51,22 @@ def describe_stack(stack: LocalStack) -> str:
             "   # also retry_after, delay_s, reset, close_after_chunks",
             f"    curl -s -XDELETE 127.0.0.1:{first.port}/_sim/faults     # healthy again",
         ]
+    if cfg.feedback.enabled:
+        lines += [
+            "  feedback on a decision (ID: the x-triage-decision-id of a response):",
+            f"    curl -s {stack.envoy_url}{cfg.feedback.http_path} -H 'content-type: application/json' \\",
+            """      -d '{"decision_id": "ID", "signal": "thumbs_up", "idempotency_key": "any-new-key"}'""",
+        ]
     metrics = stack.metrics_url()
     if metrics is not None:
         lines += [f"  Prometheus metrics: curl -s {metrics} | grep ^triage_"]
+    if cfg.store.path is not None:
+        lines += [f"  cost report from the decision store: triage report --store {cfg.store.path}  (make report)"]
     lines += [
         "",
         f"  files in {stack.dir}: triage.yaml (edit it: Triage reloads it), envoy.yaml (generated),",
-        "    decisions.jsonl, access.log and attempts.log (Envoy), triage.log, envoy.log, provider-*.jsonl",
+        "    decisions.jsonl, store/ (the decision store), access.log and attempts.log (Envoy), triage.log, envoy.log,",
+        "    provider-*.jsonl",
         "",
         "  Ctrl-C (or SIGTERM) stops everything. Decisions follow:",
         "",

@@ -119,3 +119,10 @@ def test_drift_reference_main_scores_a_sample_with_the_shipped_bundle(tmp_path: 
     ref = dr.load_reference(out)
     assert ref.n == 3
     assert sum(ref.task_shares.values()) == pytest.approx(1.0, abs=1e-5)  # shares rounded to 6 decimals
+
+
+def test_check_gives_no_verdict_on_too_few_requests() -> None:
+    ref = dr.DriftReference.from_dict(REFERENCE)
+    result = dr.check({"math": 1}, [1, 0], ref)
+    assert result.verdict == "too few"
+    assert result.why.startswith("too few classified requests")

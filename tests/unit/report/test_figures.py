@@ -136,8 +136,8 @@ def test_report_drift_psi_against_a_given_reference(report: Report) -> None:
     # p_strong: 6 below 0.5 and 6 at or above (d12's 0.50 counts above), as the reference: PSI 0
     assert d.p_strong.psi == approx(0.0)
     assert d.p_strong.verdict == "stable"
-    assert d.verdict == "retrain"
-    assert d.why.startswith("retrain")
+    assert d.verdict == "too few"  # each PSI has its reading; 12 requests are too few for advice
+    assert d.why.startswith("too few classified requests")
     assert d.tasks.shifts[0].bin in ("summarization", "classification")  # the largest terms first
 
 
