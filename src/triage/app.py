@@ -15,7 +15,7 @@ from triage.config import ClassifierConfig, TelemetryConfig, TriageConfig
 from triage.envoy.admin import AdminClient, ProviderHealth
 from triage.extproc.server import TriageServer, run_until_signalled
 from triage.runtime import Runtime, RuntimeHolder
-from triage.store.writer import OtlpLogSink, make_sink
+from triage.store.writer import OtlpLogSink, make_sink, segment_writer
 from triage.telemetry.recorder import DecisionLog, Recorder
 from triage.telemetry.setup import setup_telemetry, store_log_sink
 
@@ -55,7 +55,9 @@ def otlp_log_sink(config: TriageConfig, worker: int | None = None) -> OtlpLogSin
 def build_runtime(config: TriageConfig, classifier: Classifier, otlp_logs: OtlpLogSink | None = None) -> Runtime:
     """``otlp_logs``: the store's OTLP log sink (``otlp_log_sink``), next to its segments (``store.path``)."""
     admin = AdminClient(config.envoy.admin, timeout=1.0) if config.envoy.health_poll_ms > 0 else None
-    recorder = Recorder(decision_log(config.telemetry), sink=make_sink(config.store, otlp=otlp_logs))
+    sink = make_sink(config.store, otlp=otlp_logs)
+    # Content capture only ever goes to the local segments; whether it happens is the runtime's (store.capture).
+    recorder = Recorder(decision_log(config.telemetry), sink=sink, capture=segment_writer(sink))
     health = ProviderHealth(admin, config.clusters, on_change=recorder.provider_health)
     return runtime.build(config, classifier, recorder, health)
 

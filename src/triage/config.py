@@ -366,6 +366,13 @@ class StoreConfig(_Model):
     core_hour_usd: Annotated[float, Field(ge=0)] = Field(
         0.04, description="the price of one CPU core-hour, for the router's own cost in `triage report`"
     )
+    capture: bool = Field(
+        False,
+        description="content capture, an explicit switch, off by default: also store the classifier's input text "
+        "(the windowed prompt and system prompt the router saw, never the whole body or the completion) by decision "
+        "id in the store's captured/ segments, for retraining from feedback (`triage train --feedback`); needs "
+        "store.path, follows its retention and size bound, and is never sent as OTLP log records",
+    )
 
 
 class PolicyOverride(_Model):
@@ -538,6 +545,11 @@ def _cross_reference_problems(cfg: TriageConfig) -> list[str]:
     src = cfg.tier_source
     if src.metadata is not None and src.header is not None:
         problems.append("tier_source: give either metadata or header, not both")
+    if cfg.store.capture and cfg.store.path is None:
+        problems.append(
+            "store.capture: content capture writes to the decision store's captured/ segments: set store.path too "
+            "(or turn capture off)"
+        )
     jwt = cfg.envoy.jwt
     if jwt is not None and sum(x is not None for x in (jwt.jwks_file, jwt.jwks_inline, jwt.hmac_secret)) != 1:
         problems.append("envoy.jwt: give exactly one of jwks_file, jwks_inline, hmac_secret")

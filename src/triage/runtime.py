@@ -42,6 +42,9 @@ class Runtime:
     shadow: Shadow  # candidates evaluated after each reply (``shadow:``)
     ids: DecisionIds  # makes (and checks) decision ids (``feedback:``)
     signals: ImplicitSignals  # retries and regenerations noticed in traffic (``feedback.implicit``)
+    # Content capture (``store.capture``) on, and a store to keep it: each classified decision's input is captured.
+    # Off: the request path builds nothing for it.
+    capture: bool = False
     # The providers Envoy ejects right now (shared, refreshed in the background; empty when not polled).
     health: ProviderHealth = field(default_factory=ProviderHealth)
     # What the request path derives once per decision shape (``extproc.processor``); new with every configuration.
@@ -69,6 +72,7 @@ class Runtime:
             # new implicit signals would forget the conversations being watched.
             ids=_decision_ids(config) if keys_changed else self.ids,
             signals=ImplicitSignals(new.implicit, self.recorder.event) if implicit_changed else self.signals,
+            capture=_capture(config, self.recorder),
             shapes={},
         )
 
@@ -79,6 +83,17 @@ class Runtime:
 
 def _decision_ids(config: TriageConfig) -> DecisionIds:
     return DecisionIds.from_config(config.feedback, processes=config.server.workers)
+
+
+def _capture(config: TriageConfig, recorder: Recorder) -> bool:
+    """Whether requests are captured: ``store.capture``, when the recorder has a local store to keep them (a reload
+    turns capture off at once, and on again for the store this process opened at start)."""
+    if not config.store.capture:
+        return False
+    if not recorder.can_capture:
+        log.warning("store.capture is on but this process opened no store (store.path) at start: restart Triage")
+        return False
+    return True
 
 
 def build(
@@ -97,6 +112,7 @@ def build(
         shadow=Shadow(config, classifier),
         ids=_decision_ids(config),
         signals=ImplicitSignals(config.feedback.implicit, recorder.event),
+        capture=_capture(config, recorder),
         health=health if health is not None else ProviderHealth(),
     )
 
@@ -158,6 +174,8 @@ class RuntimeHolder:
         restart_only = [k for k in ("classifier", "server", "telemetry") if getattr(config, k) != getattr(old, k)]
         if restart_only:
             log.warning("changes to %s take effect when Triage restarts", ", ".join(restart_only))
+        if config.store.model_copy(update={"capture": old.store.capture}) != old.store:
+            log.warning("store settings other than store.capture take effect when Triage restarts")
         if config.envoy != old.envoy or config.clusters != old.clusters:
             log.warning("envoy or cluster settings changed: regenerate Envoy's config (triage envoy-config)")
         self.current = self.current.reconfigured(config)

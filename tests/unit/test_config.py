@@ -91,6 +91,8 @@ def test_parse_config_minimal_fills_defaults() -> None:
     assert cfg.server.listen == ["127.0.0.1:50051"]
     assert cfg.envoy.jwt is None
     assert cfg.envoy.tracing is None
+    assert cfg.store.capture is False  # content capture is an explicit switch
+    assert load_config().store.capture is False
 
 
 def test_parse_config_valid_structure() -> None:
@@ -219,6 +221,11 @@ BAD_CASES: list[tuple[str, dict[str, Any], str]] = [
         "tier-source-both",
         _with(MINIMAL, ("tier_source", {"header": {"name": "x-tier"}, "metadata": {"namespace": "n", "path": ["t"]}})),
         "tier_source: give either metadata or header, not both",
+    ),
+    (
+        "capture-without-store",
+        _with(MINIMAL, ("store", {"capture": True})),
+        "store.capture: content capture writes to the decision store's captured/ segments: set store.path too",
     ),
     (
         "jwt-without-key",

@@ -2,7 +2,8 @@
 
 request_headers → note the path, tier, request id and trace context; strip client copies of Triage's
 headers; pass through anything that is not a routed API call. request_body (buffered) → parse, classify
-(off the event loop, with a deadline), decide, rewrite. response_headers → status, real cluster,
+(off the event loop, with a deadline), decide, rewrite; with ``store.capture`` on, a classified decision's
+input is handed to the store after the reply (content capture). response_headers → status, real cluster,
 attempts. response_body (streamed) → each chunk answered at once while usage is read; the last one
 completes the decision record.
 
@@ -337,6 +338,8 @@ class Processor:
         self._parsed = None
         self._check_message_timeout(started)
         rec = self._record
+        if self.rt.capture and decided.scores is not None and rec is not None:  # content capture: an explicit switch
+            self._bookkeeping(partial(self.rt.recorder.capture, rec.decision_id, rec.time_unix_ms, parsed.input))
         # After the reply: shadow candidates decide on the same inputs; the conversation is noted for implicit signals.
         if self.rt.shadow.active:
             unhealthy = self.rt.health.ejected

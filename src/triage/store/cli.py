@@ -1,6 +1,6 @@
 """``triage store``: inspect and maintain a decision store.
 
-    triage store stats   [--store DIR | --config FILE] [--json]     segments, bytes, records, events, time range
+    triage store stats   [--store DIR | --config FILE] [--json]     segments, bytes, lines per kind, time range
     triage store prune   [--store DIR | --config FILE] [--retention-days N] [--max-bytes N] [--dry-run]
     triage store compact [--store DIR | --config FILE] [--segment-seconds N]   closed JSON-lines segments → Parquet
     triage store ddl     [--database otel] [--ttl-days N] [--views-only] [--plain-views] [--backfill]
@@ -23,6 +23,7 @@ import orjson
 
 from triage.config import StoreConfig
 from triage.errors import ConfigError
+from triage.store.capture import CAPTURED_DIR
 from triage.store.schema import DECISIONS_DIR, EVENTS_DIR
 from triage.store.writer import Segment, list_segments, prune
 
@@ -57,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--store", type=Path, help="the store's directory (default: store.path of --config)")
         p.add_argument("--config", type=Path, help="a Triage configuration file (its store: section)")
 
-    p = sub.add_parser("stats", help="segments, bytes, records, events and time range")
+    p = sub.add_parser("stats", help="segments, bytes, records, events, captured inputs and time range")
     common(p)
     p.add_argument("--json", action="store_true", help="one JSON object")
 
@@ -102,6 +103,7 @@ class Stats:
     bytes: int
     records: int
     events: int
+    captured: int  # content capture lines (``store.capture``)
     first_ms: int | None
     last_ms: int | None
     torn_tails: int  # segments whose last line is incomplete (being written, or cut by a crash: skipped on read)
@@ -143,7 +145,7 @@ def store_stats(path: Path) -> Stats:
     """What the store at ``path`` holds. Counts are lines (JSON) and rows (Parquet); the time range is read from
     the first and last lines of each segment (close, not exact: records are appended when they complete)."""
     segments = list_segments(path)
-    counts = {DECISIONS_DIR: 0, EVENTS_DIR: 0}
+    counts = {DECISIONS_DIR: 0, EVENTS_DIR: 0, CAPTURED_DIR: 0}
     firsts: list[int] = []
     lasts: list[int] = []
     torn = 0
@@ -184,6 +186,7 @@ def store_stats(path: Path) -> Stats:
         bytes=sum(s.size for s in segments),
         records=counts[DECISIONS_DIR],
         events=counts[EVENTS_DIR],
+        captured=counts[CAPTURED_DIR],
         first_ms=min(firsts) if firsts else None,
         last_ms=max(lasts) if lasts else None,
         torn_tails=torn,
@@ -213,6 +216,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     print(f"size       {_size(stats.bytes)}")
     print(f"records    {stats.records}")
     print(f"events     {stats.events}")
+    if stats.captured:
+        print(f"captured   {stats.captured} (content capture: the classifier's input text, store.capture)")
     print(f"from       {_when(stats.first_ms)}")
     print(f"to         {_when(stats.last_ms)}")
     if stats.torn_tails:

@@ -5,10 +5,13 @@ locks, no server; ``triage serve --workers N`` and many replicas each write thei
 
     <store>/decisions/<YYYYMMDDTHH>-<host>-<pid>[-<n>].jsonl   one line per decision record, when it completes
     <store>/events/<YYYYMMDDTHH>-<host>-<pid>[-<n>].jsonl      one line per event about a decision, when it arrives
+    <store>/captured/<YYYYMMDDTHH>-<host>-<pid>[-<n>].jsonl    only with ``store.capture`` on: one line per classified
+                                                               decision, its classifier input (``capture``)
 
 A decision line is ``DecisionRecord.to_dict()`` (the decision log's line: empty fields left out). An event line
 is an ``Event``. Queries join them by ``decision_id`` at read time (``triage.store.Store``): a decision is never
-rewritten when feedback arrives about it.
+rewritten when feedback arrives about it. Records and events hold no prompt or completion text; the opt-in content
+capture (``triage.store.capture``) is the only text a store ever holds.
 """
 
 from __future__ import annotations

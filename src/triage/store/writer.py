@@ -1,13 +1,15 @@
 """Writing a store: the request path's side of it.
 
-``SegmentWriter`` keeps this process's segments (``schema`` has the layout); ``OtlpLogSink`` sends the same records
-and events as OTLP log records (the path to a Collector and ClickHouse, ``triage.store.clickhouse``);
-``Sinks`` hands each record to several; ``prune`` applies the retention and the size bound to a whole store.
+``SegmentWriter`` keeps this process's segments (``schema`` has the layout), and the content capture when it is on
+(``capture``, ``store.capture``); ``OtlpLogSink`` sends the same records and events — never captured content — as
+OTLP log records (the path to a Collector and ClickHouse, ``triage.store.clickhouse``); ``Sinks`` hands each record
+to several; ``prune`` applies the retention and the size bound to a whole store.
 
 What the request path pays: ``SegmentWriter.record`` appends the JSON line the recorder already made for the
-decision log (it is serialized once) to a list; ``event`` serializes one small dict. Files are touched only in
-``flush`` (the server calls it 4 times a second, and at shutdown): one ``write`` of whole lines per kind to a file
-opened ``O_APPEND``. Retention and the size bound are applied from ``flush`` once a minute, not on every flush.
+decision log (it is serialized once) to a list; ``event`` serializes one small dict; ``capture`` appends a tuple
+(its line is made at the flush). Files are touched only in ``flush`` (the server calls it 4 times a second, and at
+shutdown): one ``write`` of whole lines per kind to a file opened ``O_APPEND``. Retention and the size bound are
+applied from ``flush`` once a minute, not on every flush.
 
 What a crash loses: lines reach the kernel at each flush, so ``kill -9`` loses the records buffered since the last
 one (at most 0.25 s of traffic); a machine that loses power may also lose what the kernel had not yet written back
@@ -36,15 +38,17 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from triage.store.capture import CAPTURED_DIR, capture_line
 from triage.store.schema import DECISIONS_DIR, EVENTS_DIR, OTEL_BODY, OTEL_DECISION_ID, OTEL_KIND, OTEL_SCOPE, Event
 
 if TYPE_CHECKING:
     from triage.config import StoreConfig
     from triage.record import DecisionRecord
+    from triage.requests.input import RoutingInput
 
 log = logging.getLogger("triage.store")
 
-KINDS = (DECISIONS_DIR, EVENTS_DIR)
+KINDS = (DECISIONS_DIR, EVENTS_DIR, CAPTURED_DIR)  # every kind of segment: listed, pruned and counted alike
 SEGMENT_SUFFIXES = (".jsonl", ".parquet")  # a segment as written, and as compacted (``triage store compact``)
 MAINTAIN_EVERY_S = 60.0
 # A file another writer appended to this recently may be the one it is writing: the size bound leaves it alone
@@ -76,13 +80,13 @@ class Segment:
     """One segment file of a store, as found on disk."""
 
     path: Path
-    kind: str  # DECISIONS_DIR or EVENTS_DIR
+    kind: str  # one of KINDS: DECISIONS_DIR, EVENTS_DIR or CAPTURED_DIR
     size: int
     mtime: float  # the time of its newest line (a compacted segment keeps the time of the file it replaced)
 
 
 def list_segments(store: str | Path) -> list[Segment]:
-    """Every segment of ``store`` (both kinds, every writer's), oldest first."""
+    """Every segment of ``store`` (every kind, every writer's), oldest first."""
     found = []
     for kind in KINDS:
         directory = Path(store) / kind
@@ -147,6 +151,7 @@ class WriterStats:
 
     records: int = 0  # decision lines written
     events: int = 0  # event lines written
+    captured: int = 0  # content capture lines written (``store.capture``)
     bytes: int = 0
     flushes: int = 0  # flushes that wrote something
     segments: int = 0  # files opened
@@ -168,9 +173,10 @@ class _Pending:
 
 
 class SegmentWriter:
-    """This process's segments of the store at ``path``: a ``RecordSink`` (``triage.telemetry.recorder``).
+    """This process's segments of the store at ``path``: a ``RecordSink`` (``triage.telemetry.recorder``), and a
+    ``CaptureSink`` (``triage.store.capture``) the server uses only when ``store.capture`` is on.
 
-    Thread-safe: ``record`` and ``event`` may come from any thread, ``flush`` from another. Never raises.
+    Thread-safe: ``record``, ``event`` and ``capture`` may come from any thread, ``flush`` from another. Never raises.
     """
 
     def __init__(
@@ -194,7 +200,8 @@ class SegmentWriter:
         self._pid = os.getpid() if pid is None else pid
         self._clock = clock
         self.stats = WriterStats()
-        self._pending = {kind: _Pending() for kind in KINDS}
+        self._pending = {kind: _Pending() for kind in (DECISIONS_DIR, EVENTS_DIR)}
+        self._captures: list[tuple[str, int, RoutingInput]] = []  # serialized at the flush, off the request path
         self._open: dict[str, _Open] = {}
         self._lock = threading.Lock()  # guards the pending lists (appended on request threads, swapped by flush)
         self._flushing = threading.Lock()  # one flush at a time (the periodic one and the shutdown's)
@@ -221,6 +228,12 @@ class SegmentWriter:
         with self._lock:
             self._pending[EVENTS_DIR].lines.append(line)
 
+    def capture(self, decision_id: str, time_unix_ms: int, inp: RoutingInput) -> None:
+        """Keep the classifier's input of a decision until the next flush, which writes its capture line
+        (``triage.store.capture``) to this process's ``captured/`` segment. Local only: no other sink gets it."""
+        with self._lock:
+            self._captures.append((decision_id, time_unix_ms, inp))
+
     # --- off the reply path ---
 
     def flush(self) -> None:
@@ -232,11 +245,24 @@ class SegmentWriter:
                 batches = [(kind, p.lines) for kind, p in self._pending.items() if p.lines]
                 for kind, _ in batches:
                     self._pending[kind].lines = []
+                captures, self._captures = self._captures, []
+            if captures:
+                batches.append((CAPTURED_DIR, self._capture_lines(captures)))
             for kind, lines in batches:
                 self._write(kind, lines, now)
             if now >= self._next_maintenance:
                 self._next_maintenance = now + self.maintain_every_s
                 self.maintain(now)
+
+    def _capture_lines(self, captures: list[tuple[str, int, RoutingInput]]) -> list[bytes]:
+        lines = []
+        for decision_id, time_ms, inp in captures:
+            try:
+                lines.append(orjson.dumps(capture_line(decision_id, time_ms, inp), option=orjson.OPT_APPEND_NEWLINE))
+            except Exception:  # text orjson refuses (a lone surrogate): that line only
+                self.stats.dropped += 1
+                self._failed("cannot serialize a capture line (dropped)")
+        return lines
 
     def maintain(self, now: float | None = None) -> Pruned | None:
         """Apply retention and the size bound to the whole store now (``flush`` does it once a minute)."""
@@ -269,6 +295,8 @@ class SegmentWriter:
         return [o.path for o in self._open.values()]
 
     def _write(self, kind: str, lines: list[bytes], now: float) -> None:
+        if not lines:
+            return
         data = b"".join(lines)
         try:
             fd = self._segment(kind, now)
@@ -284,8 +312,10 @@ class SegmentWriter:
         self.stats.flushes += 1
         if kind == DECISIONS_DIR:
             self.stats.records += len(lines)
-        else:
+        elif kind == EVENTS_DIR:
             self.stats.events += len(lines)
+        else:
+            self.stats.captured += len(lines)
 
     def _segment(self, kind: str, now: float) -> int:
         """The descriptor of ``kind``'s current segment: a new file when the window ended or the file was deleted
@@ -573,7 +603,8 @@ class OtlpLogSink:
 
 
 class Sinks:
-    """Several sinks as one: each gets every record and event; one failing does not stop the others."""
+    """Several sinks as one: each gets every record and event; one failing does not stop the others. Captured
+    content is not theirs to share: it goes to the segment writer alone (``segment_writer``)."""
 
     def __init__(self, *sinks: Any) -> None:
         self.sinks = sinks
@@ -614,3 +645,12 @@ def make_sink(cfg: StoreConfig, *, otlp: OtlpLogSink | None = None) -> SegmentWr
     if not sinks:
         return None
     return sinks[0] if len(sinks) == 1 else Sinks(*sinks)
+
+
+def segment_writer(sink: SegmentWriter | OtlpLogSink | Sinks | None) -> SegmentWriter | None:
+    """The segment writer among the sinks ``make_sink`` made, if any: the only place captured content goes
+    (``store.capture``; local files, never the OTLP log records)."""
+    for one in sink if isinstance(sink, Sinks) else (sink,):
+        if isinstance(one, SegmentWriter):
+            return one
+    return None

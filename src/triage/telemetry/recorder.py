@@ -18,6 +18,8 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from triage.record import DecisionRecord
+from triage.requests.input import RoutingInput
+from triage.store.capture import CaptureSink
 from triage.store.schema import Event
 from triage.telemetry import semconv as sc
 from triage.telemetry.aggregate import Key, LocalCounter, MetricsStore, default_store
@@ -168,12 +170,16 @@ class Recorder:
         meter_provider: metrics.MeterProvider | None = None,
         store: MetricsStore | None = None,
         sink: RecordSink | None = None,
+        capture: CaptureSink | None = None,
     ) -> None:
-        """``sink``: the decision store's writer (every completed record and every event), if a store is set."""
+        """``sink``: the decision store's writer (every completed record and every event), if a store is set.
+        ``capture``: where content capture goes (``store.capture``): the store's local segment writer, flushed as
+        part of ``sink``; never the OTLP log sink. The runtime decides whether to capture at all."""
         self._tracer = trace.get_tracer(sc.INSTRUMENTATION_SCOPE, schema_url=sc.SCHEMA_URL)
         meter = metrics.get_meter(sc.INSTRUMENTATION_SCOPE, schema_url=sc.SCHEMA_URL, meter_provider=meter_provider)
         self._log = decision_log
         self.sink = sink
+        self._capture = capture
         self.store = store = store if store is not None else default_store()
 
         def counter(name: str, unit: str, description: str) -> LocalCounter:
@@ -261,6 +267,18 @@ class Recorder:
         self._events.add(1, ((sc.FEEDBACK_KIND, event.kind), (sc.FEEDBACK_SIGNAL, event.signal)))
         if self.sink is not None:
             self.sink.event(event)
+
+    @property
+    def can_capture(self) -> bool:
+        """True when a local store can keep captured content (``store.path`` was set when the server started)."""
+        return self._capture is not None
+
+    @_safely
+    def capture(self, decision_id: str, time_unix_ms: int, inp: RoutingInput) -> None:
+        """Content capture (``store.capture``): keep the classifier's input of a decision, by decision id, in the
+        store's local ``captured/`` segments for retraining. Never spans, metrics, the decision log or OTLP."""
+        if self._capture is not None:
+            self._capture.capture(decision_id, time_unix_ms, inp)
 
     async def flush_every(self, interval_s: float) -> None:
         """Flush the decision log every ``interval_s`` until cancelled."""

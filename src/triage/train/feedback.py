@@ -3,7 +3,7 @@
 The decision store (``triage.store``) says, per decision, which route served it and what was learnt about the
 answer afterwards (feedback and implicit signals). That gives a *target* for the difficulty head — did this
 request need the strong model? — but no *input*: the store holds no prompt text (DESIGN §2). Inputs come from a
-**content capture** file that an operator turns on on purpose (format below, ``docs/retraining.md``), joined by
+**content capture** file that an operator turns on on purpose (``store.capture``, ``docs/retraining.md``), joined by
 decision id; a target whose decision was not captured is counted and dropped. Tests and demos use a synthetic
 store written with a capture file (``simulate``: prompts of the commercial-use outcome sources, one decision id
 per prompt), so both paths are the same code.
@@ -52,16 +52,10 @@ residual weight towards zero (towards the base model) and *anchor* rows — base
 an outcome source, each with the base model's own ``p_strong`` as its target — hold the base model's scores where
 no feedback speaks, so the candidate does not forget. The task head is untouched: feedback carries no task label.
 
-**Content capture format** (``CAPTURE_FORMAT``; one JSON object per line, ``<store>/captured/*.jsonl``)::
-
-    {"format": "triage-capture/1", "decision_id": "…", "time_unix_ms": 1735689600000, "origin": "capture",
-     "input": {"api": "openai.chat", "prompt": "<the last user turn's window>", "system": "<system head>",
-               "model": "auto", "input_chars": 5120, "messages": 3, "user_turns": 2, "stream": false,
-               "max_tokens": null, "has_tools": false, "json_output": false}}
-
-``input`` is the ``RoutingInput`` the classifier scored — the bounded windows, never the whole body or any
-completion — so a retrain sees exactly what the router saw. ``origin`` is ``capture`` for real traffic and
-``synthetic:<source>`` for a simulated store.
+**Content capture** (``triage.store.capture``: ``CAPTURE_FORMAT``, ``<store>/captured/*.jsonl``, written by the
+server when ``store.capture`` is on and by ``simulate``): one line per decision with the ``RoutingInput`` the
+classifier scored — the bounded windows, never the whole body or any completion — so a retrain sees exactly what
+the router saw. ``origin`` is ``capture`` for real traffic and ``synthetic:<source>`` for a simulated store.
 """
 
 from __future__ import annotations
@@ -87,6 +81,13 @@ import scipy.sparse as sp
 
 from triage.config import DEFAULT_TASK_BIAS, TriageConfig
 from triage.requests.input import RoutingInput
+from triage.store import capture as _capture
+from triage.store.capture import (
+    CAPTURE_FORMAT,  # noqa: F401  (this module's name for it before the move)
+    CAPTURED_DIR,
+    Captured,
+    capture_line,
+)
 from triage.store.schema import DECISIONS_DIR, EVENTS_DIR, Event
 
 if TYPE_CHECKING:
@@ -95,8 +96,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("triage.train.feedback")
 
-CAPTURE_FORMAT = "triage-capture/1"
-CAPTURED_DIR = "captured"  # <store>/captured/*.jsonl: the opt-in content capture, next to decisions/ and events/
 # How much one signal says about the answer: judgements fully, a second try half, leaving a quarter.
 SIGNAL_EVIDENCE: dict[str, float] = {
     "thumbs_up": 1.0,
@@ -157,65 +156,13 @@ class FeedbackOptions:
 # ---------------------------------------------------------------------------------------------- content capture
 
 
-@dataclass(frozen=True)
-class Captured:
-    """One captured request: the classifier's input for a decision, and where it came from."""
-
-    decision_id: str
-    input: RoutingInput
-    origin: str = "capture"
-
-
-def capture_line(decision_id: str, time_unix_ms: int, inp: RoutingInput, origin: str = "capture") -> dict[str, Any]:
-    """The capture line of one decision (``CAPTURE_FORMAT``)."""
-    return {
-        "format": CAPTURE_FORMAT,
-        "decision_id": decision_id,
-        "time_unix_ms": time_unix_ms,
-        "origin": origin,
-        "input": dataclasses.asdict(inp),
-    }
-
-
-_INPUT_FIELDS = {f.name for f in dataclasses.fields(RoutingInput)}
-
-
 def read_captured(path: Path) -> dict[str, Captured]:
-    """Captured inputs by decision id from a file or a directory of ``*.jsonl`` files. A line of another format
-    or without a decision id and a prompt is skipped (counted in the log); the last line of an id wins."""
-    if not path.exists():
-        raise FeedbackError(f"capture {path} does not exist")
-    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
-    out: dict[str, Captured] = {}
-    skipped = 0
-    for file in files:
-        with file.open(encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    doc = json.loads(line)
-                except json.JSONDecodeError:
-                    skipped += 1
-                    continue
-                raw = doc.get("input") if isinstance(doc, dict) else None
-                if (
-                    not isinstance(raw, dict)
-                    or doc.get("format") != CAPTURE_FORMAT
-                    or not isinstance(doc.get("decision_id"), str)
-                    or not isinstance(raw.get("prompt"), str)
-                ):
-                    skipped += 1
-                    continue
-                fields = {k: v for k, v in raw.items() if k in _INPUT_FIELDS}
-                fields.setdefault("api", "openai.chat")
-                try:
-                    inp = RoutingInput(**fields)
-                except TypeError:
-                    skipped += 1
-                    continue
-                out[doc["decision_id"]] = Captured(doc["decision_id"], inp, str(doc.get("origin") or "capture"))
-    if skipped:
-        log.warning("capture %s: %d lines skipped (not %s)", path, skipped, CAPTURE_FORMAT)
-    return out
+    """Captured inputs by decision id (``triage.store.capture.read_captured``); ``FeedbackError`` when ``path`` does
+    not exist."""
+    try:
+        return _capture.read_captured(path)
+    except FileNotFoundError as exc:
+        raise FeedbackError(str(exc)) from None
 
 
 # ----------------------------------------------------------------------------------------------------- the ladder
@@ -573,7 +520,7 @@ def collect(opts: FeedbackOptions) -> FeedbackSet:
     )
     if not fs.trainable:
         hint = (
-            "no capture was found: turn content capture on (docs/retraining.md) or pass --captured"
+            "no capture was found: turn content capture on (store.capture: true, docs/retraining.md) or pass --captured"
             if not inputs
             else "the capture holds none of their decision ids"
         )
