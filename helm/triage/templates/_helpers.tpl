@@ -53,6 +53,54 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "triage.bootstrapPath" -}}/etc/envoy/envoy.yaml{{- end -}}
 {{- define "triage.sdsDir" -}}/etc/envoy-sds{{- end -}}
 {{- define "triage.keysDir" -}}/var/run/secrets/triage{{- end -}}
+{{- define "triage.feedbackKeyDir" -}}/var/run/secrets/triage-feedback{{- end -}}
+{{- define "triage.storePath" -}}/var/lib/triage/store{{- end -}}
+
+{{/* The embedded configuration's demo key (src/triage/defaults/triage.yaml; a test keeps the two equal): it never
+signs ids in a cluster. */}}
+{{- define "triage.demoIdSecret" -}}triage-demo-id-key-change-me{{- end -}}
+
+{{/* The Secret holding the feedback id key: feedback.idKey.existingSecret, the one the chart creates from
+feedback.idKey.value, or "" for none. */}}
+{{- define "triage.feedbackKeySecret" -}}
+{{- $k := .Values.feedback.idKey -}}
+{{- if and $k.existingSecret $k.value -}}
+{{- fail "feedback.idKey: set existingSecret or value, not both" -}}
+{{- end -}}
+{{- if eq (toString $k.value) (include "triage.demoIdSecret" .) -}}
+{{- fail "feedback.idKey.value is the embedded configuration's demo key: make a real one (openssl rand -hex 32)" -}}
+{{- end -}}
+{{- if $k.existingSecret -}}
+{{- $k.existingSecret -}}
+{{- else if $k.value -}}
+{{- printf "%s-feedback-id" (include "triage.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Bytes from an integer or a quantity with a binary suffix ("512Mi", "1Gi"; the schema allows only those). */}}
+{{- define "triage.bytes" -}}
+{{- if kindIs "string" . -}}
+{{- $n := regexFind "^[0-9]+" . -}}
+{{- $unit := get (dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776) (trimPrefix $n .) -}}
+{{- printf "%d" (mul (int64 $n) (int64 $unit)) -}}
+{{- else -}}
+{{- printf "%d" (int64 .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The store volume's emptyDir sizeLimit: store.volume.sizeLimit, or twice store.maxBytes (in Mi, rounded up). */}}
+{{- define "triage.storeSizeLimit" -}}
+{{- $max := include "triage.bytes" .Values.store.maxBytes | int64 -}}
+{{- with .Values.store.volume.sizeLimit -}}
+{{- if le (include "triage.bytes" . | int64) $max -}}
+{{- fail (printf "store.volume.sizeLimit (%s) must be larger than store.maxBytes (%s): a segment still being written is never pruned, and a pod whose emptyDir passes its sizeLimit is evicted" . (toString $.Values.store.maxBytes)) -}}
+{{- end -}}
+{{- . -}}
+{{- else -}}
+{{- $mi := add1 (div (sub (mul 2 $max) 1) 1048576) -}}
+{{- if eq (mod $mi 1024) 0 -}}{{ div $mi 1024 }}Gi{{- else -}}{{ $mi }}Mi{{- end -}}
+{{- end -}}
+{{- end -}}
 
 {{/* Triage's Service host as the mesh knows it. */}}
 {{- define "triage.serviceHost" -}}
@@ -96,6 +144,50 @@ which are real settings here). Arguments: (list $base $over); returns JSON. */}}
 {{- toJson $base -}}
 {{- end -}}
 
+{{/* The configuration the chart derives from its own values (feedback.idKey, store.*), whatever `config` says: those
+keys in `config` are refused, the demo key above all (it would sign ids in a cluster, and sit in a ConfigMap). */}}
+{{- define "triage.valuesConfig" -}}
+{{- $fb := .Values.config.feedback | default dict -}}
+{{- $store := .Values.config.store | default dict -}}
+{{- if hasKey $fb "id_secret" -}}
+{{- fail "config.feedback.id_secret would put the decision ids' key in a ConfigMap (and the embedded configuration's demo key must never sign ids in a cluster): give it as feedback.idKey.existingSecret or feedback.idKey.value, the chart mounts it and sets id_secret_file" -}}
+{{- end -}}
+{{- if hasKey $fb "id_secret_file" -}}
+{{- fail "config.feedback.id_secret_file is set by the chart: give the key as feedback.idKey.existingSecret or feedback.idKey.value" -}}
+{{- end -}}
+{{- range $key, $value := dict "path" "store.enabled" "retention_days" "store.retentionDays" "max_bytes" "store.maxBytes" "segment_seconds" "store.segmentSeconds" "otlp_logs" "store.otlpLogs" -}}
+{{- if hasKey $store $key -}}
+{{- fail (printf "config.store.%s is set by the chart: use %s" $key $value) -}}
+{{- end -}}
+{{- end -}}
+{{- $out := dict -}}
+{{- $secret := include "triage.feedbackKeySecret" . -}}
+{{- if $secret -}}
+{{- $_ := set $out "feedback" (dict "id_secret_file" (printf "%s/%s" (include "triage.feedbackKeyDir" .) .Values.feedback.idKey.key)) -}}
+{{- else if and (hasKey $fb "enabled") $fb.enabled -}}
+{{- fail "config.feedback.enabled is true but no key signs the decision ids: set feedback.idKey.existingSecret (or feedback.idKey.value), one key shared by every replica, or set config.feedback.enabled: false" -}}
+{{- else -}}
+{{- $_ := set $out "feedback" (dict "enabled" false) -}}
+{{- end -}}
+{{- $s := dict -}}
+{{- if .Values.store.enabled -}}
+{{- $s = dict "path" (include "triage.storePath" .) "retention_days" (int64 .Values.store.retentionDays) "max_bytes" (include "triage.bytes" .Values.store.maxBytes | int64) "segment_seconds" (int64 .Values.store.segmentSeconds) -}}
+{{- end -}}
+{{- if and $store.capture (not .Values.store.enabled) -}}
+{{- fail "config.store.capture writes to the store's segments: set store.enabled" -}}
+{{- end -}}
+{{- if .Values.store.otlpLogs -}}
+{{- if not (.Values.config.telemetry | default dict).otlp_endpoint -}}
+{{- fail "store.otlpLogs sends the store's records to config.telemetry.otlp_endpoint (an OpenTelemetry Collector): set it" -}}
+{{- end -}}
+{{- $_ := set $s "otlp_logs" true -}}
+{{- end -}}
+{{- if $s -}}
+{{- $_ := set $out "store" $s -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
 {{/* The effective triage.yaml: `config` with the owned keys set; a conflicting value in `config` is an error. */}}
 {{- define "triage.config" -}}
 {{- $cfg := deepCopy .Values.config -}}
@@ -108,14 +200,33 @@ which are real settings here). Arguments: (list $base $over); returns JSON. */}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- $owned = include "triage.merge" (list $owned (include "triage.valuesConfig" . | fromYaml)) | fromJson -}}
 {{- include "triage.merge" (list $cfg $owned) | fromJson | toYaml -}}
 {{- end -}}
 
-{{/* Exactly the parts of the configuration the Envoy side reads (src/triage/envoy/bootstrap.py): a change rolls the
-pods, a policy or tier change does not (Triage reloads those). */}}
+{{/* The feedback API's state in the rendered configuration: "on", "off" (config.feedback.enabled: false) or
+"no-key" (off because no feedback.idKey is given). */}}
+{{- define "triage.feedbackState" -}}
+{{- $fb := .Values.config.feedback | default dict -}}
+{{- if and (hasKey $fb "enabled") (not $fb.enabled) -}}
+off
+{{- else if include "triage.feedbackKeySecret" . -}}
+on
+{{- else -}}
+no-key
+{{- end -}}
+{{- end -}}
+
+{{/* Exactly the parts of the configuration the Envoy side reads (src/triage/envoy/bootstrap.py; of `feedback`: the API's
+route, transcoder and JWT rule, and whether ext_proc forwards the principal): a change rolls the pods, a policy or
+tier change does not (Triage reloads those). */}}
 {{- define "triage.envoyChecksum" -}}
 {{- $cfg := include "triage.config" . | fromYaml -}}
-{{- pick $cfg "clusters" "routes" "default_route" "envoy" "retries" "tier_source" | toJson | sha256sum -}}
+{{- $fb := $cfg.feedback | default dict -}}
+{{- $envoySide := pick $cfg "clusters" "routes" "default_route" "envoy" "retries" "tier_source" -}}
+{{- $_ := set $envoySide "feedback" (pick $fb "enabled" "http_path" "principal" "require_principal" "max_event_bytes") -}}
+{{- $_ = set $envoySide.feedback "implicit" (pick ($fb.implicit | default dict) "enabled") -}}
+{{- $envoySide | toJson | sha256sum -}}
 {{- end -}}
 
 {{/* Restricted pod security for every container. */}}
@@ -162,6 +273,22 @@ the schema itself, through files/envoy-parts.json). */}}
 {{- toYaml $cfg -}}
 {{- end -}}
 
+{{/* The metadata namespaces ext_proc forwards to Triage, as the generator chooses them: the tier's, and the feedback
+principal's when implicit signals are on (they are per principal). Returns a JSON list. */}}
+{{- define "triage.forwardedNamespaces" -}}
+{{- $cfg := include "triage.config" . | fromYaml -}}
+{{- $forward := list -}}
+{{- with (($cfg.tier_source | default dict).metadata) -}}{{- $forward = list .namespace -}}{{- end -}}
+{{- $fb := $cfg.feedback | default dict -}}
+{{- $on := ternary $fb.enabled true (hasKey $fb "enabled") -}}
+{{- $implicit := $fb.implicit | default dict -}}
+{{- if and $on (ternary $implicit.enabled true (hasKey $implicit "enabled")) -}}
+{{- $ns := ($fb.principal | default dict).namespace | default "envoy.filters.http.jwt_authn" -}}
+{{- if not (has $ns $forward) -}}{{- $forward = append $forward $ns -}}{{- end -}}
+{{- end -}}
+{{- toJson $forward -}}
+{{- end -}}
+
 {{/* The ext_proc filter the generator emits, with the fields that depend on config filled in and grpc_service
 set to the second argument. Arguments: (list $root $grpcService). */}}
 {{- define "triage.extProcFilter" -}}
@@ -172,9 +299,7 @@ set to the second argument. Arguments: (list $root $grpcService). */}}
 {{- $_ := set $tc "grpc_service" (index . 1) -}}
 {{- $_ = set $tc "failure_mode_allow" $cfg.envoy.failure_mode_allow -}}
 {{- $_ = set $tc "message_timeout" (include "triage.envoyDuration" $cfg.envoy.message_timeout_ms) -}}
-{{- $forward := list -}}
-{{- with (($cfg.tier_source | default dict).metadata) -}}{{- $forward = list .namespace -}}{{- end -}}
-{{- $_ = set $tc.metadata_options.forwarding_namespaces "untyped" $forward -}}
+{{- $_ = set $tc.metadata_options.forwarding_namespaces "untyped" (include "triage.forwardedNamespaces" $root | fromJsonArray) -}}
 {{- toJson $filter -}}
 {{- end -}}
 

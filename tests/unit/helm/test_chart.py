@@ -75,6 +75,7 @@ EXPECTED_KINDS = {
         "Service": 2,  # Triage's gRPC, metrics
         "ServiceAccount": 1,
         "ServiceMonitor": 1,
+        "Secret": 1,  # the feedback id key, from feedback.idKey.value
         "EnvoyFilter": 1,
         "VirtualService": 1,
         "DestinationRule": 4,  # one per cluster
@@ -256,14 +257,15 @@ def test_chart_triage_has_grpc_probes_and_a_directory_config_mount(mode: str) ->
     assert {"name": "config", "mountPath": "/etc/triage", "readOnly": True} in triage["volumeMounts"]
 
 
-def test_chart_standalone_secrets_reach_only_envoy() -> None:
+def test_chart_standalone_secrets_reach_only_the_container_that_uses_them() -> None:
+    """Provider keys reach only Envoy; the feedback id key only Triage."""
     pod = _pod("standalone")
     by_name = {c["name"]: c for c in pod["initContainers"] + pod["containers"]}
-    key_volumes = {v["name"] for v in pod["volumes"] if "secret" in v}
-    assert key_volumes == {"key-openai"}
+    secret_volumes = {v["name"] for v in pod["volumes"] if "secret" in v}
+    assert secret_volumes == {"key-openai", "feedback-id-key"}
     for name, spec in by_name.items():
-        mounted = {m["name"] for m in spec["volumeMounts"]}
-        assert bool(mounted & key_volumes) == (name == "envoy"), name
+        mounted = {m["name"] for m in spec["volumeMounts"]} & secret_volumes
+        assert mounted == {"envoy": {"key-openai"}, "triage": {"feedback-id-key"}}.get(name, set()), name
 
 
 # -- standalone: the bootstrap the init container writes ------------------------------------------------------------
@@ -483,5 +485,8 @@ def test_chart_metrics_reach_prometheus_only(mode: str) -> None:
     docs = _docs(mode)
     ingress = find(docs, "NetworkPolicy")["spec"]["ingress"]
     ports = [p["port"] for rule in ingress for p in rule["ports"]]
-    assert ports == (["http", "metrics"] if mode == "standalone" else ["grpc", "metrics"])
+    # istio's ci values let one feedback caller in on the gRPC port (networkPolicy.feedbackFrom).
+    assert ports == {"standalone": ["http", "metrics"], "istio": ["grpc", "grpc", "metrics"]}.get(
+        mode, ["grpc", "metrics"]
+    )
     assert find(docs, "Service", f"{RELEASE}-metrics")["spec"]["ports"][0]["port"] == 9464
