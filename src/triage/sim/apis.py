@@ -1,13 +1,16 @@
 """The API shapes a fake provider speaks: data, not a handler per API.
 
-Each ``ApiSpec`` knows, for one path, how to read the prompt out of a request body and how to render a
-``Completion`` as a JSON body or as the list of SSE events of a stream (each event is sent as its own
-HTTP chunk). The shapes follow the public OpenAI and Anthropic references closely enough that a usage
+Each ``ApiSpec`` knows, for one path, how to read the prompt out of a request body and how to render an
+answer (``triage.sim.answers.Shaped``) as a JSON body or as the list of SSE events of a stream (each event is
+sent as its own HTTP chunk). The shapes follow the public OpenAI and Anthropic references closely enough that a usage
 parser written against the real services works unchanged here, including their quirks:
 - OpenAI streams put ``"usage": null`` in every chunk when ``stream_options.include_usage`` is true and
   then a last chunk with ``"choices": []`` and the usage, before ``data: [DONE]``.
 - Anthropic's ``message_start`` carries ``input_tokens`` and a provisional ``output_tokens`` of 1; the
   final count arrives in ``message_delta`` (replace, do not add).
+- OpenAI chat reports token logprobs only when asked (``"logprobs": true``; ``top_logprobs`` needs it), in
+  ``choices[0].logprobs.content`` and in each streamed content chunk; a structured-outputs refusal comes in
+  ``message.refusal`` (``delta.refusal`` when streamed) with ``content: null``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from triage.sim.answers import JsonOutput, Shaped
 from triage.sim.completion import Completion
 
 SYSTEM_FINGERPRINT = "fp_triage_sim"
@@ -37,11 +41,15 @@ class ApiError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """What a request asks for: all message text joined, its size in characters, and ``max_tokens``."""
+    """What a request asks for: all message text joined, its size in characters, ``max_tokens``, and (OpenAI
+    chat) token logprobs with ``top_logprobs`` alternatives each, and the JSON output mode."""
 
     text: str
     chars: int
     max_tokens: int | None
+    logprobs: bool = False
+    top_logprobs: int = 0
+    json_output: JsonOutput | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,7 @@ class RequestFlags:
     model: str | None
     stream: bool
     include_usage: bool
+    logprobs: bool = False
 
     @classmethod
     def of(cls, payload: object) -> RequestFlags:
@@ -62,6 +71,7 @@ class RequestFlags:
             model=model if isinstance(model, str) and model else None,
             stream=payload.get("stream") is True,
             include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+            logprobs=payload.get("logprobs") is True,
         )
 
 
@@ -75,9 +85,9 @@ class ApiSpec(Protocol):
         """Extract the prompt, or raise ``ApiError``."""
         ...
 
-    def body(self, c: Completion) -> dict[str, Any]: ...
+    def body(self, s: Shaped) -> dict[str, Any]: ...
 
-    def events(self, c: Completion, include_usage: bool) -> list[bytes]: ...
+    def events(self, s: Shaped, include_usage: bool) -> list[bytes]: ...
 
 
 def sse_data(obj: object) -> bytes:
@@ -126,12 +136,36 @@ def _prompt(texts: Sequence[str], max_tokens: int | None) -> Prompt:
     return Prompt(text="\n".join(texts), chars=sum(len(t) for t in texts), max_tokens=max_tokens)
 
 
-def _openai_usage(c: Completion) -> dict[str, int]:
+def _openai_usage(s: Shaped) -> dict[str, int]:
+    c = s.completion
     return {
         "prompt_tokens": c.prompt_tokens,
         "completion_tokens": c.completion_tokens,
         "total_tokens": c.total_tokens,
     }
+
+
+def _logprob_options(payload: Mapping[str, Any]) -> tuple[bool, int]:
+    """(logprobs, top_logprobs) of an OpenAI chat request, validated as OpenAI does."""
+    logprobs = payload.get("logprobs")
+    if logprobs is not None and not isinstance(logprobs, bool):
+        raise ApiError("'logprobs' must be a boolean", param="logprobs")
+    top = payload.get("top_logprobs")
+    if top is None:
+        return logprobs is True, 0
+    if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 20:
+        raise ApiError("'top_logprobs' must be an integer between 0 and 20", param="top_logprobs")
+    if logprobs is not True:
+        raise ApiError("'top_logprobs' requires 'logprobs' to be true", param="top_logprobs")
+    return True, top
+
+
+def _json_output(payload: Mapping[str, Any]) -> JsonOutput | None:
+    fmt = payload.get("response_format")
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "json_object":
+        return "json_object"
+    return "json_schema" if kind == "json_schema" else None
 
 
 class OpenAIChat:
@@ -140,27 +174,37 @@ class OpenAIChat:
     id_prefix = "chatcmpl-"
 
     def read(self, payload: Mapping[str, Any]) -> Prompt:
-        return _prompt(_messages(payload), _max_tokens(payload, "max_completion_tokens", "max_tokens"))
+        texts = _messages(payload)
+        logprobs, top = _logprob_options(payload)
+        return Prompt(
+            text="\n".join(texts),
+            chars=sum(len(t) for t in texts),
+            max_tokens=_max_tokens(payload, "max_completion_tokens", "max_tokens"),
+            logprobs=logprobs,
+            top_logprobs=top,
+            json_output=_json_output(payload),
+        )
 
-    def body(self, c: Completion) -> dict[str, Any]:
+    def body(self, s: Shaped) -> dict[str, Any]:
+        c = s.completion
+        message = {"role": "assistant", "content": c.text, "refusal": None}
+        entries = s.token_entries()
+        logprobs = None if s.logprobs is None else {"content": entries, "refusal": None}
+        if s.refusal_field:
+            message = {"role": "assistant", "content": None, "refusal": c.text}
+            logprobs = None if s.logprobs is None else {"content": None, "refusal": entries}
         return {
             "id": c.id,
             "object": "chat.completion",
             "created": c.created,
             "model": c.model,
             "system_fingerprint": SYSTEM_FINGERPRINT,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": c.text, "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": "length" if c.truncated else "stop",
-                }
-            ],
-            "usage": _openai_usage(c),
+            "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": s.finish_reason}],
+            "usage": _openai_usage(s),
         }
 
-    def events(self, c: Completion, include_usage: bool) -> list[bytes]:
+    def events(self, s: Shaped, include_usage: bool) -> list[bytes]:
+        c = s.completion
         base = {
             "id": c.id,
             "object": "chat.completion.chunk",
@@ -168,17 +212,21 @@ class OpenAIChat:
             "model": c.model,
             "system_fingerprint": SYSTEM_FINGERPRINT,
         }
+        field = "refusal" if s.refusal_field else "content"
 
-        def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        def chunk(delta: dict[str, Any], finish: str | None, logprobs: Any = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
             extra = {"usage": None} if include_usage else {}
             return sse_data({**base, "choices": [choice], **extra})
 
         events = [chunk({"role": "assistant", "content": "", "refusal": None}, None)]
-        events.extend(chunk({"content": piece}, None) for piece in c.pieces)
-        events.append(chunk({}, "length" if c.truncated else "stop"))
+        entries = s.token_entries()
+        for i, piece in enumerate(c.pieces):
+            tokens = None if s.logprobs is None else {"content": None, "refusal": None, field: [entries[i]]}
+            events.append(chunk({field: piece}, None, tokens))
+        events.append(chunk({}, s.finish_reason))
         if include_usage:
-            events.append(sse_data({**base, "choices": [], "usage": _openai_usage(c)}))
+            events.append(sse_data({**base, "choices": [], "usage": _openai_usage(s)}))
         events.append(DONE)
         return events
 
@@ -198,7 +246,8 @@ class OpenAICompletions:
             raise ApiError("'prompt' must be a string or an array of strings", param="prompt")
         return _prompt(texts, _max_tokens(payload, "max_tokens"))
 
-    def body(self, c: Completion) -> dict[str, Any]:
+    def body(self, s: Shaped) -> dict[str, Any]:
+        c = s.completion
         return {
             "id": c.id,
             "object": "text_completion",
@@ -210,13 +259,14 @@ class OpenAICompletions:
                     "text": c.text,
                     "index": 0,
                     "logprobs": None,
-                    "finish_reason": "length" if c.truncated else "stop",
+                    "finish_reason": s.finish_reason,
                 }
             ],
-            "usage": _openai_usage(c),
+            "usage": _openai_usage(s),
         }
 
-    def events(self, c: Completion, include_usage: bool) -> list[bytes]:
+    def events(self, s: Shaped, include_usage: bool) -> list[bytes]:
+        c = s.completion
         base = {"id": c.id, "object": "text_completion", "created": c.created, "model": c.model}
 
         def chunk(text: str, finish: str | None) -> bytes:
@@ -225,9 +275,9 @@ class OpenAICompletions:
             return sse_data({**base, "choices": [choice], **extra})
 
         events = [chunk(piece, None) for piece in c.pieces]
-        events.append(chunk("", "length" if c.truncated else "stop"))
+        events.append(chunk("", s.finish_reason))
         if include_usage:
-            events.append(sse_data({**base, "choices": [], "usage": _openai_usage(c)}))
+            events.append(sse_data({**base, "choices": [], "usage": _openai_usage(s)}))
         events.append(DONE)
         return events
 
@@ -252,7 +302,8 @@ class AnthropicMessages:
     def _stop_reason(self, c: Completion) -> str:
         return "max_tokens" if c.truncated else "end_turn"
 
-    def body(self, c: Completion) -> dict[str, Any]:
+    def body(self, s: Shaped) -> dict[str, Any]:
+        c = s.completion
         return {
             "id": c.id,
             "type": "message",
@@ -264,8 +315,9 @@ class AnthropicMessages:
             "usage": self._usage(c, c.completion_tokens),
         }
 
-    def events(self, c: Completion, include_usage: bool) -> list[bytes]:
-        message = {**self.body(c), "content": [], "stop_reason": None, "usage": self._usage(c, 1)}
+    def events(self, s: Shaped, include_usage: bool) -> list[bytes]:
+        c = s.completion
+        message = {**self.body(s), "content": [], "stop_reason": None, "usage": self._usage(c, 1)}
         events = [
             sse_event("message_start", {"type": "message_start", "message": message}),
             sse_event(

@@ -39,7 +39,8 @@ class Attempt:
     """One request as the provider saw it and what it answered.
 
     ``connection`` numbers the TCP connections the provider accepted (equal numbers: a reused
-    keep-alive connection) and ``peer`` is the client's ``host:port``.
+    keep-alive connection) and ``peer`` is the client's ``host:port``. ``logprobs``: the request asked for
+    token logprobs (OpenAI chat's ``"logprobs": true``).
     ``status`` is the HTTP status sent, or ``None`` when no status line was sent (``outcome="reset"``).
     ``events`` counts SSE events written; ``duration_s`` runs from request read to answer finished.
     """
@@ -57,6 +58,7 @@ class Attempt:
     body_bytes: int
     stream: bool
     include_usage: bool
+    logprobs: bool = False
     fault: Fault | None = None
     status: int | None = None
     outcome: Outcome = "pending"
@@ -97,6 +99,7 @@ def _log_record(attempt: Attempt) -> dict[str, Any]:
         "body_bytes": attempt.body_bytes,
         "stream": attempt.stream,
         "include_usage": attempt.include_usage,
+        "logprobs": attempt.logprobs,
         "events": attempt.events,
         "duration_ms": None if attempt.duration_s is None else round(attempt.duration_s * 1000, 3),
     }

@@ -49,6 +49,9 @@ def describe_stack(stack: LocalStack) -> str:
             "  make a provider misbehave (Envoy fails over; see the attempts in the decision lines):",
             f"""    curl -s -XPOST 127.0.0.1:{first.port}/_sim/faults -d '{{"fault": {{"status": 503}}}}'"""
             "   # also retry_after, delay_s, reset, close_after_chunks",
+            f"    curl -s -XPOST 127.0.0.1:{first.port}/_sim/faults"
+            """ -d '{"fault": {"answer": {"logprob_mean": -2}}}'"""
+            "   # doubtful answers; also finish_reason, refusal, empty, invalid_json, words, text",
             f"    curl -s -XDELETE 127.0.0.1:{first.port}/_sim/faults     # healthy again",
         ]
     if cfg.feedback.enabled:

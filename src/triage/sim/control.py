@@ -5,7 +5,9 @@ For providers in another process (``triage.sim`` run as a command). All bodies a
     GET    /_sim/faults     {"script": [...], "fault": ...}   the pending script and the standing fault
     POST   /_sim/faults     replace the script. Body: a list of faults, one fault object, or
                             {"script": [...], "fault": {...} | null} to set either or both.
-                            A fault object uses ``Fault``'s field names, e.g. {"status": 503, "times": 2}.
+                            A fault object uses ``Fault``'s field names, e.g. {"status": 503, "times": 2};
+                            its "answer" shapes a normal answer (``triage.sim.answers``), e.g.
+                            {"fault": {"answer": {"logprob_mean": -2.5, "finish_reason": "length"}}}.
                             Answers the new state; an invalid fault is a 400 naming the problem.
     DELETE /_sim/faults     clear the script and the standing fault
     GET    /_sim/attempts   {"attempts": [Attempt.to_dict(), ...]}

@@ -17,6 +17,9 @@ When a fault fires, its effects apply in this order: wait ``delay_s``; then ``re
 connection, no response); else ``content_type`` (a non-JSON body with that type, status ``status`` or
 200); else ``status`` (an OpenAI-style error JSON, with ``Retry-After`` if ``retry_after`` is set); else
 ``close_after_chunks`` (a 200 whose body stops early and the connection closes); else a normal answer.
+``answer`` (a ``triage.sim.answers.Answer``) changes what that 200 answer says: its finish reason, a refusal,
+an empty or invalid-JSON or short text, the level of its token logprobs. It applies to a normal answer (cut
+short by ``close_after_chunks`` or not) and cannot combine with ``reset``, ``content_type`` or ``status``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from triage.sim.answers import Answer
+
 
 @dataclass(frozen=True, slots=True)
 class Fault:
@@ -36,7 +41,8 @@ class Fault:
 
     ``retry_after`` is whole seconds (HTTP's ``delay-seconds``). ``close_after_chunks`` sends that many
     SSE events (one HTTP chunk each) and closes without the terminating chunk; on a non-streaming
-    request it sends the headers and the first half of the JSON body, then closes.
+    request it sends the headers and the first half of the JSON body, then closes. ``answer`` shapes the
+    content of the answer (``Fault(answer=Answer(logprob_mean=-2.0))``: a doubtful one).
     """
 
     status: int | None = None
@@ -50,6 +56,7 @@ class Fault:
     every: int | None = None
     probability: float | None = None
     seed: int = 0
+    answer: Answer | None = None
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -65,11 +72,15 @@ class Fault:
             and not self.reset
             and self.close_after_chunks is None
             and self.content_type is None
+            and self.answer is None
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The fields that differ from their defaults (the JSON form accepted by ``from_dict``)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
+        if self.answer is not None:
+            data["answer"] = self.answer.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fault:
@@ -81,6 +92,9 @@ class Fault:
         for name, value in data.items():
             if not _json_type_ok(name, value):
                 raise ValueError(f"fault field {name!r} has the wrong type: {value!r}")
+        answer = data.get("answer")
+        if isinstance(answer, Mapping):
+            return cls(**{**data, "answer": Answer.from_dict(answer)})
         return cls(**data)
 
 
@@ -92,6 +106,8 @@ _STR_FIELDS = {"content_type", "message"}
 def _json_type_ok(name: str, value: object) -> bool:
     if value is None:
         return name not in {"delay_s", "reset", "seed"}
+    if name == "answer":
+        return isinstance(value, Mapping)
     if isinstance(value, bool):
         return name == "reset"
     if name in _INT_FIELDS:
@@ -117,6 +133,8 @@ def _problems(f: Fault) -> list[str]:
         problems.append("reset sends no response, so it cannot combine with status/content_type/close")
     if f.close_after_chunks is not None and (f.status is not None or f.content_type is not None):
         problems.append("close_after_chunks applies to a normal 200 answer, not to status/content_type")
+    if f.answer is not None and (f.reset or f.status is not None or f.content_type is not None):
+        problems.append("answer shapes a normal 200 answer, so it cannot combine with reset/status/content_type")
     if f.times is not None and f.times < 1:
         problems.append("times must be >= 1 (or None for forever)")
     if f.every is not None and f.every < 1:

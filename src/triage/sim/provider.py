@@ -10,7 +10,9 @@ Endpoints (``/healthz`` and ``/_sim/*`` are neither recorded nor faulted; everyt
     /_sim/...                   the control plane (see ``triage.sim.control``)
     anything else               404 JSON error; a wrong method gets 405 with ``Allow``
 
-Every response carries ``x-sim-provider: <name>``; recorded ones also ``x-sim-attempt: <seq>``.
+Every response carries ``x-sim-provider: <name>``; recorded ones also ``x-sim-attempt: <seq>``. OpenAI chat
+answers carry token logprobs when the request asks (``"logprobs": true``); a fault's ``answer`` sets how
+confident an answer looks (``triage.sim.answers``).
 Connections are persistent (HTTP/1.1 keep-alive, pipelining served in order) until the client closes,
 sends ``Connection: close``, or a fault ends the connection.
 
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from triage.sim import control
+from triage.sim.answers import shape
 from triage.sim.apis import API_SPECS, ApiError, ApiSpec, RequestFlags, error_body
 from triage.sim.attempts import Attempt, AttemptLog
 from triage.sim.completion import make_completion
@@ -313,6 +316,7 @@ class FakeProvider:
             body_bytes=len(request.body),
             stream=flags.stream,
             include_usage=flags.include_usage,
+            logprobs=flags.logprobs,
             fault=None if fault is None or fault.is_noop else fault,
         )
         ex = self._exchange(request, reader, writer, attempt)
@@ -372,6 +376,7 @@ class FakeProvider:
             await ex.send_json(400, error_body(400, exc.message, code=exc.code, param=exc.param))
             return
         model = flags.model or self.default_model
+        answer = None if fault is None else fault.answer
         completion = make_completion(
             completion_id=f"{spec.id_prefix}{self.name}-{attempt.seq}",
             created=int(attempt.wall),
@@ -379,19 +384,26 @@ class FakeProvider:
             model=model,
             prompt=prompt.text,
             prompt_chars=prompt.chars,
-            words=self.words,
+            words=self.words if answer is None or answer.words is None else answer.words,
             max_tokens=prompt.max_tokens,
+        )
+        shaped = shape(
+            completion,
+            answer,
+            logprobs=prompt.logprobs,
+            top_logprobs=prompt.top_logprobs,
+            json_output=prompt.json_output,
         )
         cut = None if fault is None else fault.close_after_chunks
         if not flags.stream:
-            body = orjson.dumps(spec.body(completion))
+            body = orjson.dumps(spec.body(shaped))
             if cut is None:
                 await ex.send(200, body, "application/json")
             else:
                 await ex.send_truncated(200, body, "application/json")
             return
         await ex.start_stream()
-        for i, event in enumerate(spec.events(completion, flags.include_usage)):
+        for i, event in enumerate(spec.events(shaped, flags.include_usage)):
             if i == cut:
                 ex.close_mid_stream()
                 return
