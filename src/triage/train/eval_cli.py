@@ -23,7 +23,7 @@ import numpy as np
 
 from triage.errors import ModelLoadError
 from triage.train import benchmarks as bm
-from triage.train import fingerprints
+from triage.train import escalation_cli, fingerprints
 from triage.train.routing_metrics import DEFAULT_POINTS, RoutingReport, report
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -69,6 +69,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="what", required=True, metavar="WHAT")
     _routing_parser(sub)
     _tasks_parser(sub)
+    escalation_cli.add_parser(sub)
     return p
 
 
@@ -269,6 +270,8 @@ def main(argv: Sequence[str]) -> int:
         print("triage eval: --points must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     try:
+        if args.what == "escalation":
+            return escalation_cli.run(args)
         return run_routing(args) if args.what == "routing" else run_tasks(args)
     except BrokenPipeError:  # the reader left (`| head`); the caller quiets stdout
         raise
