@@ -427,6 +427,67 @@ class FeedbackConfig(_Model):
     implicit: ImplicitSignals = ImplicitSignals()
 
 
+class EscalationTier(_Model):
+    """Confidence escalation for one tier: which routes' non-streaming answers are checked, where a doubtful one
+    goes, and the budget that bounds it (``triage.escalation``, docs/escalation.md)."""
+
+    routes: dict[Name, Name] = Field(
+        min_length=1, description="a cheap route → the stronger route its doubtful answers are re-sent to"
+    )
+    max_share: Probability = Field(0.1, description="at most this share of the tier's checked requests escalate")
+    min_escalations: Annotated[int, Field(ge=0)] = Field(
+        1, description="escalations a window allows whatever the share"
+    )
+    max_added_cost_usd: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="at most this cost of escalated calls per window, per Triage process"
+    )
+    window_s: PositiveInt = Field(3600, description="the budget's sliding window")
+
+
+class EscalationTask(_Model):
+    """Per-task settings of the verifier and of the decision (anything left out is the section's)."""
+
+    threshold: Probability | None = None
+    expected_output_tokens: PositiveInt | None = Field(
+        None, description="the task's usual answer length: a much shorter answer is doubtful"
+    )
+    weights: dict[str, float] | None = Field(None, description="the verifier's signal weights (logistic)")
+    intercept: float | None = None
+
+
+class EscalationConfig(_Model):
+    """Cheap model first, the strong one only when the cheap answer looks doubtful (opt-in per tier and route;
+    non-streaming requests only). A doubtful answer's request is sent again through Envoy to the stronger route; the
+    client gets exactly one answer, the cheap one whenever the escalated call fails or runs out of time."""
+
+    tiers: dict[Name, EscalationTier] = Field(default_factory=dict)
+    threshold: Probability = Field(0.5, description="escalate when the doubt reaches this")
+    prior_weight: float = Field(1.0, description="weight of the router's P(strong) in the doubt (log-odds)")
+    verifier_weight: float = Field(1.0, description="weight of the verifier's evidence in the doubt (log-odds)")
+    bias: float = Field(0.0, description="added to the doubt's log-odds")
+    tasks: dict[str, EscalationTask] = Field(default_factory=dict)
+    logprobs_routes: list[Name] = Field(
+        default_factory=list,
+        description="cheap routes whose providers return token logprobs: Triage asks them for logprobs (OpenAI chat) "
+        "and strips them from the answer unless the client asked; a provider that refuses the parameter would fail "
+        "the request, so list only routes you know support it",
+    )
+    via: str | None = Field(
+        None,
+        description="Envoy's listener (host:port) that escalated requests are sent through; default: envoy.listen "
+        "(0.0.0.0 read as 127.0.0.1)",
+    )
+    max_answer_bytes: PositiveInt = Field(1024 * 1024, description="larger cheap answers ship unchecked")
+    min_time_ms: PositiveInt = Field(
+        2000, description="no escalation when less than this is left of the tier's timeout_ms"
+    )
+    timeout_ms: Annotated[int, Field(gt=0, le=590_000)] = Field(
+        60_000,
+        description="the escalated call's own limit (also bounded by what is left of the tier's timeout_ms); below "
+        "Envoy's stream idle timeout (600 s), which would otherwise end the held response",
+    )
+
+
 class TriageConfig(_Model):
     """The whole ``triage.yaml``."""
 
@@ -447,6 +508,7 @@ class TriageConfig(_Model):
     store: StoreConfig = StoreConfig()
     shadow: ShadowConfig = ShadowConfig()
     feedback: FeedbackConfig = FeedbackConfig()
+    escalation: EscalationConfig = EscalationConfig()
 
     @property
     def live_policy(self) -> PolicyConfig:
@@ -467,6 +529,20 @@ class TriageConfig(_Model):
         if not self.tiers:
             return self.default_tier, TierConfig(routes=list(self.routes))
         return self.default_tier, self.tiers[self.default_tier]
+
+
+def verifier_overrides(cfg: EscalationConfig) -> dict[str, dict[str, float]]:
+    """``escalation.tasks`` as the verifier's per-task overrides (``triage.escalation.model.configure``)."""
+    out: dict[str, dict[str, float]] = {}
+    for task, t in cfg.tasks.items():
+        values: dict[str, float] = dict(t.weights or {})
+        if t.intercept is not None:
+            values["intercept"] = t.intercept
+        if t.expected_output_tokens is not None:
+            values["expected_tokens"] = t.expected_output_tokens
+        if values:
+            out[task] = values
+    return out
 
 
 def _cross_reference_problems(cfg: TriageConfig) -> list[str]:
@@ -513,6 +589,35 @@ def _cross_reference_problems(cfg: TriageConfig) -> list[str]:
             f"default_tier: {cfg.default_tier!r} is not defined under tiers "
             f"(tiers: {', '.join(sorted(cfg.tiers)) or 'none'})"
         )
+    esc_cfg = cfg.escalation
+    if esc_cfg.tiers and not cfg.envoy.failure_mode_allow:
+        problems.append(
+            "escalation.tiers: needs envoy.failure_mode_allow: true — Triage holds the cheap answer while it asks the "
+            "stronger route, and only with failure_mode_allow does Envoy deliver it if Triage fails meanwhile"
+        )
+    for i, r in enumerate(esc_cfg.logprobs_routes):
+        need_route(f"escalation.logprobs_routes.{i}", r)
+    if esc_cfg.tasks:
+        from triage.escalation.model import configure  # noqa: PLC0415  (only configurations that tune it)
+
+        try:
+            configure(verifier_overrides(esc_cfg))
+        except ValueError as err:
+            problems.append(f"escalation.tasks: {err}")
+    for tname, esc in cfg.escalation.tiers.items():
+        where = f"escalation.tiers.{tname}"
+        if cfg.tiers and tname not in cfg.tiers:
+            problems.append(f"{where}: unknown tier {tname!r} (tiers: {', '.join(sorted(cfg.tiers))})")
+            continue
+        allowed = set(cfg.tier(tname)[1].routes)
+        for cheap, strong in esc.routes.items():
+            need_route(f"{where}.routes", cheap)
+            need_route(f"{where}.routes.{cheap}", strong)
+            if cheap == strong:
+                problems.append(f"{where}.routes.{cheap}: escalates to itself")
+            for r in (cheap, strong):
+                if r in routes and r not in allowed:
+                    problems.append(f"{where}.routes: route {r!r} is not one tier {tname!r} may use")
     for tname, tier in cfg.tiers.items():
         for i, r in enumerate(tier.routes):
             need_route(f"tiers.{tname}.routes.{i}", r)

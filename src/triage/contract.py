@@ -10,6 +10,10 @@ HEADER_ROUTE = "x-triage-route"
 HEADER_DECISION_ID = "x-triage-decision-id"
 HEADER_TIER = "x-triage-tier"
 TRIAGE_HEADERS = (HEADER_ROUTE, HEADER_TIER, HEADER_DECISION_ID)
+# On a request Triage itself sends again through Envoy's listener (confidence escalation): which decision it
+# escalates, to which route, until when; signed. Not on Envoy's scrub list (Triage must see it); Triage checks the
+# signature, and removes it before the request goes upstream.
+HEADER_ESCALATION = "x-triage-escalation"
 
 HEADER_TIMEOUT = "x-envoy-upstream-rq-timeout-ms"
 HEADER_PER_TRY_TIMEOUT = "x-envoy-upstream-rq-per-try-timeout-ms"

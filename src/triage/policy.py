@@ -31,6 +31,7 @@ Reason = Literal[
     "deadline",
     "error",
     "context_window",
+    "escalated",
 ]
 Fault = Literal["deadline", "error"]
 
@@ -347,6 +348,16 @@ def plan(
         small = req.decided(ladder, 0, "skip_small")
         return req.budgeted(small) if isinstance(small, Decision) else small
     return None
+
+
+def escalate_to(
+    inp: RoutingInput, tier_name: str | None, policy: Policy, route: str, unhealthy: frozenset[str] = frozenset()
+) -> Decision | None:
+    """The decision for a request Triage sends again to ``route`` (confidence escalation, reason ``escalated``):
+    the route's chain as for any request of the tier (context windows, ejected steps last); None when the request
+    fits none of its steps."""
+    req = _request(inp, tier_name, policy, unhealthy)
+    return req.decision(route, "escalated") if route in req.config.routes and req.steps(route) else None
 
 
 def decide(

@@ -60,6 +60,11 @@ class DecisionRecord:
     duration_ms: float | None = None
     # shadow candidates' verdicts on this request: {name, route, diverged, cost_delta_usd} (``triage.shadow``)
     shadow: list[dict[str, Any]] = field(default_factory=list)
+    # Confidence escalation (``triage.escalation``): None when the answer was not checked; False when it was checked
+    # and shipped; True when the request was sent again to the stronger route — billed on both, so ``cost_usd`` and
+    # the token counts are the sums of both calls, and ``escalation`` has each call's part and the outcome.
+    escalated: bool | None = None
+    escalation: dict[str, Any] | None = None
 
     def decided(
         self,

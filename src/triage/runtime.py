@@ -22,6 +22,7 @@ from triage.classifier.base import Classifier
 from triage.config import TriageConfig, load_config
 from triage.envoy.admin import ProviderHealth
 from triage.errors import ConfigError
+from triage.escalation import escalator as esc
 from triage.feedback.ids import DecisionIds
 from triage.feedback.implicit import ImplicitSignals
 from triage.shadow import Shadow
@@ -45,6 +46,8 @@ class Runtime:
     # Content capture (``store.capture``) on, and a store to keep it: each classified decision's input is captured.
     # Off: the request path builds nothing for it.
     capture: bool = False
+    # Confidence escalation (``escalation:``); None when no tier escalates.
+    escalation: esc.Escalator | None = None
     # The providers Envoy ejects right now (shared, refreshed in the background; empty when not polled).
     health: ProviderHealth = field(default_factory=ProviderHealth)
     # What the request path derives once per decision shape (``extproc.processor``); new with every configuration.
@@ -73,6 +76,7 @@ class Runtime:
             ids=_decision_ids(config) if keys_changed else self.ids,
             signals=ImplicitSignals(new.implicit, self.recorder.event) if implicit_changed else self.signals,
             capture=_capture(config, self.recorder),
+            escalation=esc.build(config, self.escalation),
             shapes={},
         )
 
@@ -113,6 +117,7 @@ def build(
         ids=_decision_ids(config),
         signals=ImplicitSignals(config.feedback.implicit, recorder.event),
         capture=_capture(config, recorder),
+        escalation=esc.build(config),
         health=health if health is not None else ProviderHealth(),
     )
 

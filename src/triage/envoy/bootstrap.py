@@ -550,7 +550,9 @@ def _extproc_filter(cfg: TriageConfig) -> dict[str, Any]:
             "response_trailer_mode": "SKIP",
         },
         message_timeout=_duration(cfg.envoy.message_timeout_ms),
-        max_message_timeout="5s",
+        # What Triage may ask for (override_message_timeout) while it holds an answer and asks a stronger route:
+        # the escalated call's limit and a margin. Other messages keep message_timeout.
+        max_message_timeout=f"{-(-_max_message_timeout_ms(cfg) // 1000)}s",
         allow_mode_override=True,
         response_attributes=["xds.cluster_name", "response.code", "upstream.request_attempt_count"],
         metadata_options={
@@ -560,6 +562,12 @@ def _extproc_filter(cfg: TriageConfig) -> dict[str, Any]:
         # Lets Triage set x-envoy-upstream-rq-timeout-ms, x-envoy-max-retries, ... (else dropped silently).
         mutation_rules={"allow_envoy": True},
     )
+
+
+def _max_message_timeout_ms(cfg: TriageConfig) -> int:
+    if not cfg.escalation.tiers:
+        return 5000
+    return max(5000, cfg.escalation.timeout_ms + 1000)
 
 
 def _header_removal(headers: tuple[str, ...]) -> dict[str, Any]:

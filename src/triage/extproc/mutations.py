@@ -86,6 +86,22 @@ def _pass_through(remove: Iterable[str]) -> ep.ProcessingResponse:
     )
 
 
+def _request_only(remove: Iterable[str]) -> ep.ProcessingResponse:
+    common = ep.CommonResponse(header_mutation=_header_mutation({}, remove))
+    return ep.ProcessingResponse(
+        request_headers=ep.HeadersResponse(response=common),
+        # Every mode, always: Envoy applies an override's body modes as they are (deploy/ENVOY.md, lab Q1.e).
+        mode_override=_Mode(
+            request_header_mode=_Mode.SEND,
+            request_body_mode=_Mode.BUFFERED,
+            request_trailer_mode=_Mode.SKIP,
+            response_header_mode=_Mode.SKIP,
+            response_body_mode=_Mode.NONE,
+            response_trailer_mode=_Mode.SKIP,
+        ),
+    )
+
+
 _CONTINUE_HEADERS = _request_headers(())
 _PASS_THROUGH = _pass_through(())
 _CONTINUE_BODY = ep.ProcessingResponse(request_body=ep.BodyResponse())
@@ -100,6 +116,20 @@ def request_headers(remove: Iterable[str] = ()) -> ep.ProcessingResponse:
 def pass_through(remove: Iterable[str] = ()) -> ep.ProcessingResponse:
     """Not a routed request: send no body and no response to Triage (mode override)."""
     return _pass_through(remove) if remove else _PASS_THROUGH
+
+
+def request_only(remove: Iterable[str]) -> ep.ProcessingResponse:
+    """Continue to the body, but send none of the response to Triage (an escalated request: the Triage that sent
+    it reads the response itself)."""
+    return _request_only(remove)
+
+
+def extend_timeout(ms: int) -> ep.ProcessingResponse:
+    """Ask Envoy to wait ``ms`` more for the reply to the message it is waiting on (within ext_proc's
+    ``max_message_timeout``). Its own message: in one with a body reply Envoy takes the timeout and drops the rest."""
+    reply = ep.ProcessingResponse()
+    reply.override_message_timeout.FromMilliseconds(max(ms, 1))
+    return reply
 
 
 def request_body_continue() -> ep.ProcessingResponse:

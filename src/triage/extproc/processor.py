@@ -12,9 +12,10 @@ Errors become ext_proc outcomes in exactly one place, ``outcome_for``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
@@ -26,6 +27,8 @@ from opentelemetry.trace import Span
 from triage import contract as ct
 from triage import policy, router
 from triage.errors import ClientError, DeadlineExceeded, InvalidRequest, RouterFault
+from triage.escalation.marker import Marker, read_marker
+from triage.extproc import escalate as esc
 from triage.extproc import mutations as mu
 from triage.record import DecisionRecord
 from triage.requests import ApiSpec, ParsedRequest, parse_request, rewrite_body, spec_for_path
@@ -75,7 +78,9 @@ def _headers(message: ep.HttpHeaders) -> dict[str, str]:
 
 
 # Request headers the processor reads (plus the tier header when the tier comes from one).
-_READ = frozenset((":path", ":method", "content-type", "x-request-id", "traceparent", "tracestate"))
+_READ = frozenset(
+    (":path", ":method", "content-type", "x-request-id", "traceparent", "tracestate", ct.HEADER_ESCALATION)
+)
 
 
 def _scan_headers(message: ep.HttpHeaders, read: frozenset[str]) -> tuple[dict[str, str], list[str]]:
@@ -175,10 +180,24 @@ def _new_shape(decision: policy.Decision) -> Shape:
 class Processor:
     """The state of one HTTP request as it passes through Envoy."""
 
-    def __init__(self, runtime: Runtime, invocation_metadata: Mapping[str, str], *, defer: bool = False) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        invocation_metadata: Mapping[str, str],
+        *,
+        defer: bool = False,
+        send: Callable[[ep.ProcessingResponse], Awaitable[None]] | None = None,
+    ) -> None:
         """``defer``: keep telemetry (span attributes, metrics, the decision log) off the request path; the
-        caller runs it with ``after_reply()`` once each reply is on its way to Envoy."""
+        caller runs it with ``after_reply()`` once each reply is on its way to Envoy. ``send``: writes one reply
+        on the stream now — the engine's, so that the processor may answer a message with several replies or
+        later (confidence escalation holds a response's chunks; ``process`` then returns None for them). Without
+        it nothing is held."""
         self.rt = runtime
+        self._send = send
+        self._hold: esc.Hold | None = None  # the cheap answer being held (confidence escalation)
+        self._marker: Marker | None = None  # this request is one Triage sent again (escalation): no record of its own
+        self._extra: tuple[int, int, float] | None = None  # the escalated call's tokens in and out, and cost
         self._carrier = invocation_metadata
         self._span: Span | None = None
         self._record: DecisionRecord | None = None
@@ -197,13 +216,18 @@ class Processor:
         self._parsed: ParsedRequest | None = None  # set between parsing the body and replying to it
         self._message_timeout = False  # the body reply came after Envoy gave up on it (see _check_message_timeout)
         self._principal: str | None = None
+        self._client_headers: dict[str, str] | None = None  # kept for escalation: the re-sent request's headers
+        self._path = ""
 
     # -- dispatch ---------------------------------------------------------------------------------
 
-    async def process(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
-        """Answer one message of the stream with the matching reply; never raises."""
+    async def process(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse | None:
+        """Answer one message of the stream with the matching reply; never raises. None: this message's reply is
+        held (a cheap answer's chunk, confidence escalation) and goes out later with ``send``, in order."""
         kind = message.WhichOneof("request")
         reply = await self._dispatch(kind, message)
+        if reply is None:
+            return None
         # Envoy sends nothing after the end of the response, nor after an immediate response (its local reply).
         self.finished = (
             reply.HasField("immediate_response")
@@ -212,7 +236,7 @@ class Processor:
         )
         return reply
 
-    async def _dispatch(self, kind: str | None, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
+    async def _dispatch(self, kind: str | None, message: ep.ProcessingRequest) -> ep.ProcessingResponse | None:
         try:
             if kind == "request_headers":
                 return self._on_request_headers(message)
@@ -221,10 +245,14 @@ class Processor:
             if kind == "response_headers":
                 return self._on_response_headers(message)
             if kind == "response_body":
+                if self._hold is not None and not self._hold.released:
+                    return await self._on_held_body(message)
                 return self._on_response_body(message)
             return mu.trailers(kind or "request_trailers")
         except Exception as err:  # the stream must get an answer whatever happened
             log.exception("internal error in %s (failing open)", kind)
+            if self._hold is not None and not self._hold.released:
+                return await self._release_hold(message, "error")
             return self._fallback_reply(kind, err)
 
     def _bookkeeping(self, work: Callable[[], None]) -> None:
@@ -241,6 +269,13 @@ class Processor:
 
     def close(self) -> None:
         """The stream ended. If the response never completed (client gone, upstream reset), say so."""
+        if self._marker is not None:  # an escalated request: the original request's record tells its story
+            self.after_reply()
+            return
+        if self._hold is not None and not self._hold.released and self._record is not None:
+            # Envoy stopped before the end of the held answer (a chunk later than its message timeout, the client
+            # gone): Envoy delivered what it had queued, the cheap answer, without Triage.
+            self._record.escalation = {"outcome": "not_checked", "why": "the response ended without Triage"}
         if self._record is not None and not self._done:
             self._done = True
             if self._usage is not None:
@@ -259,13 +294,30 @@ class Processor:
         source = self.rt.config.tier_source.header
         read = _READ if source is None else _READ | {source.name}
         headers, strip = _scan_headers(message.request_headers, read)
+        marker_value = headers.get(ct.HEADER_ESCALATION)
+        if marker_value is not None:
+            strip.append(ct.HEADER_ESCALATION)  # never upstream, whatever it says
         self._strip = strip
-        path = headers.get(":path", "")
+        path = self._path = headers.get(":path", "")
         spec = spec_for(path) if headers.get(":method", "POST") == "POST" else None
         if spec is None:
             return mu.pass_through(strip)
         self._spec = spec
         self._content_type = headers.get("content-type")
+        if marker_value is not None and self.rt.escalation is not None:
+            self._marker = read_marker(marker_value, self.rt.ids, self.rt.config.routes.keys())
+            if self._marker is not None:  # sent by Triage itself: routed as the marker says, read by the sender
+                self._tier = self._read_tier(message, headers)
+                self._record = DecisionRecord(
+                    decision_id=self._marker.decision_id,
+                    time_unix_ms=time.time_ns() // 1_000_000,
+                    endpoint=spec.name,
+                    tier=self.rt.policy.tier(self._tier).name,
+                )
+                return mu.request_only(strip)
+            log.warning("an escalation marker that does not check out (forged, expired or for an unknown route)")
+        if self.rt.escalation is not None:
+            self._client_headers = esc.client_headers(message.request_headers)
         self._tier = self._read_tier(message, headers)
         self._principal = self._read_principal(message)
         self._record = DecisionRecord(
@@ -326,6 +378,8 @@ class Processor:
         except ClientError as err:
             return self._reply_outcome(outcome_for(err), "request_body")
         self._parsed = parsed
+        if self._marker is not None:
+            return self._route_escalated(parsed, self._marker)
         decided = await router.decide(self.rt, parsed.input, self._tier, started)
         self._note_decision(parsed, decided.outcome, decided.scores is not None, decided)
         outcome = decided.outcome
@@ -334,9 +388,12 @@ class Processor:
                 Reject(outcome.status, outcome.error_type, outcome.code, outcome.message, outcome.reason),
                 "request_body",
             )
-        reply = self._route(parsed, outcome)
+        hold = self._hold_for(parsed, data, outcome)
+        reply = self._route(parsed, outcome, logprobs=hold is not None and hold.asked_logprobs)
         self._parsed = None
         self._check_message_timeout(started)
+        if hold is not None and not self._message_timeout:
+            self._hold = hold
         rec = self._record
         if self.rt.capture and decided.scores is not None and rec is not None:  # content capture: an explicit switch
             self._bookkeeping(partial(self.rt.recorder.capture, rec.decision_id, rec.time_unix_ms, parsed.input))
@@ -380,7 +437,43 @@ class Processor:
         if isinstance(outcome, policy.Decision):
             self._bookkeeping(partial(self.rt.recorder.decided, self._span, rec))
 
-    def _route(self, parsed: ParsedRequest, decision: policy.Decision) -> ep.ProcessingResponse:
+    def _hold_for(self, parsed: ParsedRequest, data: bytes, decision: policy.Decision) -> esc.Hold | None:
+        """The hold of a request whose answer is checked before it ships (``escalation:``), or None."""
+        escalator, rec = self.rt.escalation, self._record
+        if escalator is None or self._send is None or rec is None or self._client_headers is None:
+            return None
+        target = escalator.target(decision.tier, decision.route)
+        if target is None or parsed.input.stream:  # streaming never escalates: a streamed answer cannot be undone
+            return None
+        budget_ms = decision.timeout_ms or escalator.config.timeout_ms
+        return esc.Hold(
+            tier=decision.tier,
+            target=target,
+            input=parsed.input,
+            body=data,
+            path=self._path,
+            headers=self._client_headers,
+            deadline_unix_ms=rec.time_unix_ms + budget_ms,
+            facts=esc.facts(parsed, rec.task),
+            asked_logprobs=decision.route in escalator.logprobs_routes and esc.can_ask_logprobs(parsed),
+            usage=parsed.spec.usage,
+        )
+
+    def _route_escalated(self, parsed: ParsedRequest, marker: Marker) -> ep.ProcessingResponse:
+        """The request Triage sent again: the marker's route, within what is left of the original's time."""
+        decision = policy.escalate_to(parsed.input, self._tier, self.rt.policy, marker.route, self.rt.health.ejected)
+        self._done = True  # no record, no telemetry: the original request's record has the escalated call
+        if decision is None:
+            return self._reply_outcome(
+                Reject(413, "invalid_request_error", "context_window_exceeded", "fits no step of the route"),
+                "request_body",
+            )
+        decision = dataclasses.replace(decision, timeout_ms=max(marker.remaining_ms(), 1))
+        return self._route(parsed, decision)
+
+    def _route(
+        self, parsed: ParsedRequest, decision: policy.Decision, *, logprobs: bool = False
+    ) -> ep.ProcessingResponse:
         rec = self._record
         assert rec is not None
         options = parsed.doc.get("stream_options")
@@ -389,6 +482,8 @@ class Processor:
         body = rewrite_body(parsed, model=decision.model, include_usage=True, max_tokens_cap=decision.max_tokens_cap)
         if body is None and parsed.rewritten:  # a fail-open after an earlier rewrite: nothing new, but not the
             body = encode_value(parsed.doc)  # client's bytes either — they would skip the caps and the model
+        if logprobs:  # the cheap provider is asked for logprobs (the verifier's best signal); stripped for the client
+            body = esc.with_logprobs(body if body is not None else parsed.body, parsed)
         headers, summary, models = _decision_shape(decision, self.rt.shapes)
         # The decision summary for Envoy's access log and upstream filters: the shape's fields plus these.
         dynamic: dict[str, str | float] = {"decision_id": rec.decision_id}
@@ -547,11 +642,95 @@ class Processor:
         rec = self._record
         assert rec is not None
         self._apply_usage()
+        if self._extra is not None:  # billed on both models: the record's totals are the sums
+            tokens_in, tokens_out, cost = self._extra
+            rec.input_tokens = (rec.input_tokens or 0) + tokens_in
+            rec.output_tokens = (rec.output_tokens or 0) + tokens_out
+            rec.cost_usd = round((rec.cost_usd or 0.0) + cost, 8)
         rec.aborted = bool(rec.streamed and not rec.completed)
         rec.duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
         self._done = True
         self._bookkeeping(partial(self._finished, rec))
         return {k: v for k in _OUTCOME_FIELDS if (v := getattr(rec, k)) is not None}
+
+    # -- confidence escalation: the cheap answer held until it is checked ----------------------------------------
+
+    async def _on_held_body(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse | None:
+        """A chunk of an answer that is checked before it ships: held (no reply) until the last one, or let go
+        unchecked when it cannot be an answer worth checking (not a 200, too large)."""
+        hold, rec, spec = self._hold, self._record, self._spec
+        assert hold is not None
+        assert rec is not None
+        assert spec is not None
+        if self._usage is None:
+            self._note_response(rec, message, {})
+            self._usage = UsageReader(spec.usage, None, hide_usage_event=self._injected_usage)
+            if rec.status != 200:
+                return await self._release_hold(message, f"status {rec.status}")
+        body = message.response_body
+        hold.replies.append(self._usage.feed(body.body))
+        hold.answer += body.body
+        escalator = self.rt.escalation
+        assert escalator is not None
+        if len(hold.answer) > escalator.config.max_answer_bytes:
+            return await self._release_hold(message, "answer over escalation.max_answer_bytes", fed=True)
+        if not body.end_of_stream:
+            return None
+        return await self._settle(hold, rec, escalator)
+
+    async def _release_hold(
+        self, message: ep.ProcessingRequest, why: str, *, fed: bool = False
+    ) -> ep.ProcessingResponse:
+        """Answer every held chunk unchanged, this one last (its reply is returned); the answer is not checked."""
+        hold, rec = self._hold, self._record
+        assert hold is not None
+        if not fed and message.WhichOneof("request") == "response_body" and self._usage is not None:
+            hold.replies.append(self._usage.feed(message.response_body.body))
+        hold.released = True
+        if rec is not None:
+            rec.escalation = {"outcome": "not_checked", "why": why}
+        return await self._answer(hold.replies, message.response_body.end_of_stream)
+
+    async def _answer(self, replies: list[bytes | None], end: bool) -> ep.ProcessingResponse:
+        """Send the replies of every held chunk but the last; return the last one's."""
+        assert self._send is not None
+        for replacement in replies[:-1]:
+            await self._send(mu.response_body(replacement))
+        last = replies[-1] if replies else None
+        if end:
+            return mu.response_outcome(last, self._complete())
+        return mu.response_body(last)
+
+    async def _settle(self, hold: esc.Hold, rec: DecisionRecord, escalator: Any) -> ep.ProcessingResponse:
+        """The whole cheap answer is here: check it, escalate when it is doubtful and the budget allows, and ship
+        exactly one answer — the stronger route's when that call gives a 200 in time, else the cheap one."""
+        hold.released = True
+        settled = await esc.settle(self.rt, hold, rec, self._send_now)
+        rec.escalated = settled.escalated
+        rec.escalation = settled.info
+        if settled.strong_body is not None:
+            self._extra = settled.extra
+            replies: list[bytes | None] = [b""] * (len(hold.replies) - 1)
+            replies.append(settled.strong_body)
+        elif settled.extra is not None:  # the escalated call failed after using tokens: still billed
+            self._extra = settled.extra
+            replies = self._cheap_replies(hold)
+        else:
+            replies = self._cheap_replies(hold)
+        return await self._answer(replies, True)
+
+    def _cheap_replies(self, hold: esc.Hold) -> list[bytes | None]:
+        """The cheap answer as the client gets it: unchanged, or without the logprobs Triage asked for."""
+        if not hold.asked_logprobs or hold.facts.client_logprobs:
+            return hold.replies
+        stripped = esc.strip(bytes(hold.answer), hold.facts)
+        out: list[bytes | None] = [b""] * (len(hold.replies) - 1)
+        out.append(stripped)
+        return out
+
+    async def _send_now(self, reply: ep.ProcessingResponse) -> None:
+        assert self._send is not None
+        await self._send(reply)
 
     def _finished(self, rec: DecisionRecord) -> None:
         """The record is complete: shadow candidates' cost deltas, implicit signals, then spans, metrics, the log."""

@@ -78,17 +78,22 @@ class ExtProcService(ep_grpc.ExternalProcessorServicer):  # type: ignore[misc]
         self,
         request_iterator: AsyncIterator[ep.ProcessingRequest],
         context: grpc.aio.ServicerContext[ep.ProcessingRequest, ep.ProcessingResponse],
-    ) -> AsyncIterator[ep.ProcessingResponse]:
+    ) -> None:
+        # Replies are written with context.write (not yielded): a held reply (confidence escalation) goes out later,
+        # and one message may be answered with several replies.
         holder = self.holder
         if holder is None:
             async for message in request_iterator:
-                yield _not_ready_reply(message)
+                await context.write(_not_ready_reply(message))
             return
         metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-        processor = Processor(holder.current, metadata, defer=True)
+        processor = Processor(holder.current, metadata, defer=True, send=context.write)
         try:
             async for message in request_iterator:
-                yield await processor.process(message)
+                reply = await processor.process(message)
+                if reply is None:  # held: answered later, in order
+                    continue
+                await context.write(reply)
                 if processor.finished:
                     # End the RPC ourselves, with OK, at once (telemetry after the status, below) instead of
                     # waiting for Envoy's half-close: Envoy resets a stream it is done with, and an RPC cancelled
@@ -109,10 +114,12 @@ class ExtProcService(ep_grpc.ExternalProcessorServicer):  # type: ignore[misc]
             while (message := await call.read()) is not None:
                 await call.write(_not_ready_reply(message))
             return
-        processor = Processor(holder.current, call.metadata, defer=True)
+        processor = Processor(holder.current, call.metadata, defer=True, send=call.write)
         try:
             while (message := await call.read()) is not None:
                 reply = await processor.process(message)
+                if reply is None:  # held (confidence escalation): answered later, in order
+                    continue
                 if processor.finished:
                     # Envoy sends nothing more: the reply and the status OK go out together, at once.
                     await call.write(reply, end=True)

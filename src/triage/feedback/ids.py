@@ -79,6 +79,8 @@ class DecisionIds:
         self.keyed = key is not None
         secret = hashlib.sha256(key).digest() if key is not None else os.urandom(32)
         self._mac = hashlib.blake2b(key=secret, digest_size=4)
+        # Other things signed with the same key, each under its own personalisation (never a valid id tag).
+        self._signer = hashlib.blake2b(key=secret, digest_size=12, person=b"triage-signed")
         self.max_age_ms = max_age_days * _DAY_MS
         self._clock_ms = clock_ms
 
@@ -98,6 +100,16 @@ class DecisionIds:
         mac = self._mac.copy()
         mac.update(head.encode())
         return mac.hexdigest()[:8]
+
+    def sign(self, text: str) -> str:
+        """A 24-hex-digit tag of ``text`` under the ids' key (escalation markers): any process with the key can
+        check it (``verify``)."""
+        mac = self._signer.copy()
+        mac.update(text.encode())
+        return mac.hexdigest()
+
+    def verify(self, text: str, tag: str) -> bool:
+        return hmac.compare_digest(self.sign(text), tag)
 
     def new(self) -> str:
         """A new id. ``random.getrandbits``: uuid4 reads the kernel's entropy pool, slow on the request path; the

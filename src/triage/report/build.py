@@ -437,10 +437,10 @@ def _build(
     if has_escalation and totals.escalation_known:
         esc_note = "billed on more than one model"
     else:
-        esc_note = "no record carries `escalated` yet (escalation is being built): shown as 0"
+        esc_note = "no record in the window carries `escalated` (no answer was checked: no tier has `escalation:`)"
         notes.append(
-            f"escalation rate: no record in the window carries the `{ESCALATION_FIELD}` field yet; it reads 0 until "
-            "the escalation work records it"
+            f"escalation rate: no record in the window carries the `{ESCALATION_FIELD}` field (checked answers do: "
+            "`escalation:` in the configuration); it reads 0"
         )
     rates = [
         _rate("fallback", totals.fallbacks, totals.responded, "attempts > 1, of the requests that reached a provider"),

@@ -243,7 +243,9 @@ class LocalStack:
             self._socket = self._socket_path("triage.sock")
             data.setdefault("server", {})["listen"] = [f"unix:{self._socket}"]
             envoy["extproc"] = f"unix:{self._socket}"
-            envoy["listen"] = "127.0.0.1:0"
+            # Port 0: Envoy picks one (read back from its admin API), unless Triage must know it beforehand — it
+            # sends escalated requests through the listener (escalation.via defaults to envoy.listen).
+            envoy["listen"] = f"127.0.0.1:{free_port()}" if data.get("escalation", {}).get("tiers") else "127.0.0.1:0"
             # A Unix socket: its address is known before Envoy starts, so Triage can read ejections from it.
             envoy["admin"] = f"unix:{self._socket_path('envoy-admin.sock')}"
             if telemetry.get("metrics_listen"):

@@ -95,6 +95,7 @@ DECISION_COLUMNS: dict[str, str] = {
     "duration_ms": "DOUBLE",
     # shadow candidates' verdicts: [{name, route, diverged, cost_delta_usd}]
     "shadow": "STRUCT(name VARCHAR, route VARCHAR, diverged BOOLEAN, cost_delta_usd DOUBLE)[]",
+    "escalated": "BOOLEAN",
 }
 EVENT_COLUMNS: dict[str, str] = {
     "event_id": "VARCHAR",

@@ -59,6 +59,7 @@ _ATTRIBUTES: dict[str, str] = {
     "streamed": sc.STREAMED,
     "completed": sc.COMPLETED,
     "aborted": sc.ABORTED,
+    "escalated": sc.ESCALATED,
 }
 
 
@@ -192,6 +193,12 @@ class Recorder:
         self._fallbacks = counter(sc.METRIC_FALLBACKS, "{request}", "Requests answered after more than one attempt")
         self._cost = counter(sc.METRIC_COST, "usd", "Cost of answered requests (USD)")
         self._events = counter(sc.METRIC_EVENTS, "{event}", "Feedback and implicit signals recorded, by signal")
+        self._escalation_checks = counter(
+            sc.METRIC_ESCALATION_CHECKS, "{request}", "Cheap answers checked for escalation, by outcome"
+        )
+        self._escalation_cost = counter(
+            sc.METRIC_ESCALATION_COST, "usd", "Cost of escalated calls (USD), on top of the cheap calls"
+        )
         self._shadow_decisions = counter(sc.METRIC_SHADOW_DECISIONS, "{decision}", "Shadow candidates' decisions")
         self._shadow_divergences = counter(
             sc.METRIC_SHADOW_DIVERGENCES, "{decision}", "Shadow decisions whose route differs from the live one"
@@ -330,12 +337,35 @@ class Recorder:
             self._tokens.record(record.output_tokens, (*attrs, _OUTPUT))
         if record.shadow:
             self._shadow(span, record.shadow)
+        if record.escalation is not None:
+            self._escalation(span, record)
         error = None
         if record.aborted:
             error = "aborted"
         elif record.status is not None and record.status >= 500:
             error = str(record.status)
         self._finish(span, record, error=error)
+
+    def _escalation(self, span: Span | None, record: DecisionRecord) -> None:
+        """A checked answer: counted by tier and outcome; an escalated call's cost counted on its own."""
+        esc = record.escalation
+        assert esc is not None
+        outcome = str(esc.get("outcome"))
+        self._escalation_checks.add(1, ((sc.TIER, record.tier or ""), (sc.ESCALATION_OUTCOME, outcome)))
+        strong = esc.get("strong") or {}
+        cost = strong.get("cost_usd")
+        if cost:
+            self._escalation_cost.add(cost, ((sc.TIER, record.tier or ""),))
+        if span is not None:
+            attrs: dict[str, AttributeValue] = {sc.ESCALATION_OUTCOME: outcome}
+            for key, name in (("answer", sc.ESCALATION_ANSWER), ("acceptable", sc.ESCALATION_ACCEPTABLE)):
+                if esc.get(key) is not None:
+                    attrs[name] = esc[key]
+            if esc.get("doubt") is not None:
+                attrs[sc.ESCALATION_DOUBT] = esc["doubt"]
+            if cost is not None:
+                attrs[sc.ESCALATION_STRONG_COST] = cost
+            span.set_attributes(attrs)
 
     def _shadow(self, span: Span | None, verdicts: list[dict[str, Any]]) -> None:
         """Shadow candidates' verdicts (``triage.shadow``): per-candidate metrics, and parallel span attributes."""

@@ -62,6 +62,15 @@ METRIC_EJECTED = "triage.provider.ejected"
 METRIC_EVENTS = "triage.feedback.events"
 FEEDBACK_KIND = "triage.feedback.kind"  # feedback | implicit
 FEEDBACK_SIGNAL = "triage.feedback.signal"  # thumbs_up, thumbs_down, score, accepted, regenerated, abandoned, retried
+# Confidence escalation (``triage.escalation``): every checked answer by outcome, and what escalated calls cost.
+ESCALATED = "triage.escalated"  # the request was sent again to a stronger route (billed on both)
+METRIC_ESCALATION_CHECKS = "triage.escalation.checks"
+METRIC_ESCALATION_COST = "triage.escalation.cost"
+ESCALATION_OUTCOME = "triage.escalation.outcome"  # escalate, confident, budget_share, strong_failed, ...
+ESCALATION_ANSWER = "triage.escalation.answer"  # cheap | strong: whose answer the client got
+ESCALATION_ACCEPTABLE = "triage.escalation.acceptable"  # the verifier's score
+ESCALATION_DOUBT = "triage.escalation.doubt"
+ESCALATION_STRONG_COST = "triage.escalation.strong.cost"
 METRIC_SHADOW_DECISIONS = "triage.shadow.decisions"  # requests a shadow candidate decided on
 METRIC_SHADOW_DIVERGENCES = "triage.shadow.divergences"  # ... where its route differed from the live one (or refused)
 METRIC_SHADOW_ERRORS = "triage.shadow.errors"  # ... where it could not decide (logged; routing unaffected)

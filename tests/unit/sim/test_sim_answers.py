@@ -16,6 +16,7 @@ from triage.escalation import RequestFacts, strip_logprobs, verify
 from triage.sim import Answer, FakeProvider, Fault
 from triage.sim.answers import DEFAULT_LOGPROB_MEAN, shape, split_text, token_logprobs
 from triage.sim.completion import Completion
+from triage.sim.stack import wait_until
 
 CHAT = "/v1/chat/completions"
 MESSAGES = "/v1/messages"
@@ -331,7 +332,10 @@ def test_attempts_record_logprob_requests_and_the_answer_given(
 
     assert (first.logprobs, first.fault) == (True, Fault(answer=Answer(logprob_mean=-2.0), times=1))
     assert (second.logprobs, second.fault) == (False, None)
-    lines = [orjson.loads(line) for line in (tmp_path / "provider-cheap.jsonl").read_text().splitlines()]
+    log = tmp_path / "provider-cheap.jsonl"
+    # the attempt log's line is written after the attempt is counted: wait for it
+    wait_until("both attempt lines", lambda: len(log.read_text().splitlines()) >= 2, 30)
+    lines = [orjson.loads(line) for line in log.read_text().splitlines()]
     assert [(line["logprobs"], line["fault"]) for line in lines] == [
         (True, {"answer": {"logprob_mean": -2.0}, "times": 1}),
         (False, None),
