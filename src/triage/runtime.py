@@ -21,6 +21,7 @@ from triage import policy
 from triage.classifier.base import Classifier
 from triage.config import TriageConfig, load_config
 from triage.envoy.admin import ProviderHealth
+from triage.envoy.bootstrap import max_message_timeout_ms
 from triage.errors import ConfigError
 from triage.escalation import escalator as esc
 from triage.feedback.ids import DecisionIds
@@ -183,6 +184,13 @@ class RuntimeHolder:
             log.warning("store settings other than store.capture take effect when Triage restarts")
         if config.envoy != old.envoy or config.clusters != old.clusters:
             log.warning("envoy or cluster settings changed: regenerate Envoy's config (triage envoy-config)")
+        if max_message_timeout_ms(config) > max_message_timeout_ms(old):
+            log.warning(
+                "escalation needs Envoy to wait up to %d ms for Triage (max_message_timeout): regenerate Envoy's "
+                "config (triage envoy-config) and restart it; until then escalated calls past its limit ship the "
+                "cheap answer",
+                max_message_timeout_ms(config),
+            )
         self.current = self.current.reconfigured(config)
         log.info("configuration reloaded from %s", self._path)
         return True

@@ -38,6 +38,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             "batch": {"routes": TO_PREMIUM, "max_share": 0.0, "min_escalations": 1},  # one per window
         },
         "logprobs_routes": ["economy"],
+        "timeout_ms": 3000,  # the escalated call's limit: a strong provider slower than this is "late"
     }
     with LocalStack(config=parse_config(data, "escalation"), workdir=tmp_path_factory.mktemp("escalation")) as s:
         yield s
@@ -136,6 +137,19 @@ def test_strong_route_down_keeps_the_cheap_answer(stack: LocalStack, client: htt
     assert "can't help" in (body["choices"][0]["message"].get("content") or "") + str(
         body["choices"][0]["message"].get("refusal")
     )
+
+
+def test_strong_call_too_slow_ships_the_cheap_answer_in_time(stack: LocalStack, client: httpx.Client) -> None:
+    for name in CHEAP:
+        stack.providers[name].set_fault(Fault(answer=REFUSAL))
+    stack.providers["large"].set_fault(Fault(delay_s=8.0))
+    response = _ask(client, "pro")
+    assert response.status_code == 200, response.text
+    rec = _record(stack, response.headers["x-triage-decision-id"])
+    assert rec["escalated"] is True
+    assert (rec["escalation"]["outcome"], rec["escalation"]["answer"]) == ("strong_late", "cheap")
+    assert rec["duration_ms"] < 8000  # the client did not wait for the slow provider
+    assert response.json()["model"] != "gpt-4o"
 
 
 def test_streaming_never_escalates(stack: LocalStack, client: httpx.Client) -> None:

@@ -552,7 +552,7 @@ def _extproc_filter(cfg: TriageConfig) -> dict[str, Any]:
         message_timeout=_duration(cfg.envoy.message_timeout_ms),
         # What Triage may ask for (override_message_timeout) while it holds an answer and asks a stronger route:
         # the escalated call's limit and a margin. Other messages keep message_timeout.
-        max_message_timeout=f"{-(-_max_message_timeout_ms(cfg) // 1000)}s",
+        max_message_timeout=f"{-(-max_message_timeout_ms(cfg) // 1000)}s",
         allow_mode_override=True,
         response_attributes=["xds.cluster_name", "response.code", "upstream.request_attempt_count"],
         metadata_options={
@@ -564,7 +564,8 @@ def _extproc_filter(cfg: TriageConfig) -> dict[str, Any]:
     )
 
 
-def _max_message_timeout_ms(cfg: TriageConfig) -> int:
+def max_message_timeout_ms(cfg: TriageConfig) -> int:
+    """The ext_proc filter's ``max_message_timeout``: what Triage may ask Envoy to wait while it escalates."""
     if not cfg.escalation.tiers:
         return 5000
     return max(5000, cfg.escalation.timeout_ms + 1000)
