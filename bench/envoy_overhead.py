@@ -27,7 +27,10 @@ Configurations (``--configs`` picks some; ``--list`` describes them all):
     google_grpc client), noop4-nowait / triage-nowait (send_body_without_waiting_for_header_response),
     noop-body / noop-body4 (request headers SKIP), and triage-alt: a second Triage started by
     ``--alt-triage-cmd`` (e.g. ``bench/proto_triage.py``, candidate speed-ups) measured beside the real one;
-    triage-shadow: the real Triage with two shadow candidates (a ladder and a model) decided after every reply.
+    triage-shadow: the real Triage with two shadow candidates (a ladder and a model) decided after every reply;
+    triage-escalation: the real Triage with confidence escalation (``escalation:``) on for every request sent,
+    none of which escalates (the cost of checking an answer that ships); triage-escalation-lp: the same with the
+    cheap answers' logprobs asked for (``escalation.logprobs_routes``) and stripped again.
 
 Output: a table (per configuration: p50/p90/p99 as the median over rounds with min–max across rounds, the
 latency added vs ``envoy`` in the same round, and the ratio of that to the do-nothing reference with the
@@ -110,6 +113,8 @@ VARIANTS = {
         _V("noop4-wire-x2", "wire-x2", "4", "noop4-wire", "noop4-wire with 2 server processes behind the cluster"),
         _V("triage-grpcio", "triage-grpcio", "4", "noop4", "the real Triage on the grpcio engine (server.engine)"),
         _V("triage-shadow", "triage-shadow", "4", "noop4", "the real Triage + 2 shadow candidates (shadow_candidates)"),
+        _V("triage-escalation", "triage-escalation", "4", "noop4", "Triage + escalation: all checked, none sent"),
+        _V("triage-escalation-lp", "triage-escalation-lp", "4", "noop4", "triage-escalation + logprobs asked+stripped"),
         _V("noop4-ggrpc", "asyncgen", "4", "noop4", "noop4 with Envoy's google_grpc client", tweak="google_grpc"),
         _V(
             "noop4-nowait",
@@ -140,6 +145,55 @@ def shadow_candidates() -> dict[str, Any]:
         "bench-ladder": {"description": "lower thresholds", "policy": {"ladder": SHADOW_LADDER}},
         "bench-model": {"description": "the shipped bundle as a candidate model", "model": str(bundle)},
     }
+
+
+# triage-escalation: confidence escalation on for every request this benchmark sends, and none escalating: what
+# checking an answer that ships costs (Triage holds the answer until its last chunk, the verifier scores it, the
+# budget counts it, the decision is recorded), against "triage" in the same run. See ``escalation_section``.
+ESCALATION_EXPECTED_TOKENS = 32  # the fake providers answer 12 words: a task's usual length of 32 tokens is not short
+
+
+def escalation_section(cfg: Any, via: str, logprobs: bool = False) -> dict[str, Any]:
+    """``escalation:`` under which every request of this benchmark is checked and none escalates.
+
+    The requests carry no token, so they get ``cfg.default_tier`` (builtin: ``free``, routes economy and standard);
+    every route of that tier is mapped, each to the next in the tier's list (cheap → strong) and the last to the one
+    before it, since a tier's escalation stays within its routes. With the builtin config all eight bodies route to
+    standard, so it is ``standard → economy`` that makes them eligible: a target "downwards", which changes nothing
+    for an answer that does not escalate (the target's steps are computed, no call is made). ``max_share`` 1.0: no
+    answer is kept from escalating by the budget, so ``confident`` in every record means the verifier and the
+    decision found nothing to doubt. The fake providers' answers are 12 words; with the verifier's default usual
+    lengths (120-500 tokens) they are ``short`` and the code prompt's answer (1 in 8) would escalate (doubt ≈ 0.72
+    with P(strong) 0.64), so every task's usual length is set to ``ESCALATION_EXPECTED_TOKENS`` instead of
+    lengthening the answers of every configuration. ``via``: this configuration's Envoy listener (fixed port).
+    ``logprobs``: the tier's routes ask their providers for token logprobs, stripped before the client gets the
+    answer (``escalation.logprobs_routes``)."""
+    from triage.classifier.base import TASK_LABELS
+
+    tier_name, tier = cfg.tier(None)
+    routes = list(tier.routes)
+    if len(routes) < 2:
+        raise BenchError(f"tier {tier_name!r} has one route: nothing to escalate to within it")
+    mapping = {r: routes[i + 1] if i + 1 < len(routes) else routes[i - 1] for i, r in enumerate(routes)}
+    section: dict[str, Any] = {
+        "tiers": {tier_name: {"routes": mapping, "max_share": 1.0}},
+        "tasks": {t: {"expected_output_tokens": ESCALATION_EXPECTED_TOKENS} for t in (*TASK_LABELS, "default")},
+        "via": via,
+    }
+    if logprobs:
+        section["logprobs_routes"] = routes
+    return section
+
+
+def with_escalation(cfg: Any, section: dict[str, Any]) -> Any:
+    """``cfg`` with ``section`` as its ``escalation:`` and Envoy listening where ``section`` sends escalated
+    requests (validated as a whole: the generated bootstrap follows ``escalation.timeout_ms``)."""
+    from triage.config import parse_config
+
+    data = cfg.model_dump(mode="json", exclude_none=True)
+    data["escalation"] = section
+    data["envoy"]["listen"] = section["via"]
+    return parse_config(data, "triage-escalation")
 
 
 DEFAULT_CONFIGS = ["envoy", "noop2", "noop4", "triage", "triage2", "noop2-obs", "noop4-rw", "noop4-sync", "noop4-tcp"]
@@ -569,6 +623,7 @@ def fmt_spread(values: tuple[float, float, float], digits: int = 2) -> str:
 
 def print_report(raw: dict[str, Any]) -> None:
     summary = summarise(raw)
+    w = max(13, *(len(n) for n in raw["configs"]))  # the configuration names' column
     meta = raw["meta"]
     nan3 = (float("nan"),) * 3
     print()
@@ -583,7 +638,7 @@ def print_report(raw: dict[str, Any]) -> None:
         "request of the ext_proc server process and of Envoy (µs, median over rounds)"
     )
     header = (
-        f"{'config':<13} {'phases':<6} {'p50':<18} {'p90':<18} {'p99':<20} {'added p50':<18} {'added p99':<20} "
+        f"{'config':<{w}} {'phases':<6} {'p50':<18} {'p90':<18} {'p99':<20} {'added p50':<18} {'added p99':<20} "
         f"{'ratio p50':<24} {'cpu srv':>7} {'envoy':>6}  ok"
     )
     print(header)
@@ -594,7 +649,7 @@ def print_report(raw: dict[str, Any]) -> None:
         if row["saturated"]:
             ok += f", saturated in {row['saturated']}/{len(raw['rounds'])} rounds"
         print(
-            f"{name:<13} {row['phases']:<6} {fmt_spread(row['p50']):<18} {fmt_spread(row['p90']):<18} "
+            f"{name:<{w}} {row['phases']:<6} {fmt_spread(row['p50']):<18} {fmt_spread(row['p90']):<18} "
             f"{fmt_spread(row['p99']):<20} "
             f"{fmt_spread(row.get('added_p50', nan3)):<18} {fmt_spread(row.get('added_p99', nan3)):<20} {ratio:<24} "
             f"{row['server_cpu_us'][0]:>7.0f} {row['envoy_cpu_us'][0]:>6.0f}  {ok}"
@@ -603,14 +658,33 @@ def print_report(raw: dict[str, Any]) -> None:
     for name, row in summary.items():
         checks = row["checks"]
         if checks:
-            print(f"  {name:<13} " + " ".join(f"{k}={v}" for k, v in checks.items()))
+            print(f"  {name:<{w}} " + " ".join(f"{k}={v}" for k, v in checks.items()))
         routes = str(checks.get("envoy_routes", ""))
         if row["phases"] != "none" and routes and all(r.startswith("triage_default:") for r in routes.split(",")):
             print(f"  WARNING {name}: no request was re-routed on the body (does the route table match the reply?)")
+    print_against_triage(raw)
+    escalation = raw.get("escalation") or {}
+    if escalation:
+        print("\nconfidence escalation, from the decision log (warm-up included; threshold 0.5):")
+    for name, e in escalation.items():
+        tiers = "; ".join(
+            f"{t}: " + ", ".join(f"{a}→{b}" for a, b in tier["routes"].items())
+            for t, tier in e["config"]["tiers"].items()
+        )
+        outcomes = " ".join(f"{k}={v}" for k, v in e["outcomes"].items())
+        signals = " ".join(f"{k}={v}" for k, v in e["signals"].items())
+        print(
+            f"  {name:<{w}} [{tiers}] outcomes: {outcomes}; escalated={e['escalated']}; verifier signals: {signals}; "
+            f"doubt max {e['doubt_max']:.3f}, acceptable min {e['acceptable_min']:.3f}"
+        )
+        if set(e["outcomes"]) != {"confident"} or e["escalated"]:
+            print(
+                f"  WARNING {name}: not every request was checked and shipped as confident (not a check's cost alone)"
+            )
     if raw.get("throughput"):
         print("\nmax throughput, closed loop (a Python client: client-bound for Envoy alone):")
         for name, res in raw["throughput"].items():
-            print(f"  {name:<13} {res['throughput_rps']:.0f} req/s with {res['workers']} connections")
+            print(f"  {name:<{w}} {res['throughput_rps']:.0f} req/s with {res['workers']} connections")
     print()
     for name, row in summary.items():
         parts = [f"envoy_overhead config={name}"]
@@ -624,6 +698,31 @@ def print_report(raw: dict[str, Any]) -> None:
         parts.append(f"server_cpu_us={row['server_cpu_us'][0]:.0f} envoy_cpu_us={row['envoy_cpu_us'][0]:.0f}")
         parts.append(f"rounds={meta['rounds']} n={meta['n']} failed={row['failed']} saturated={row['saturated']}")
         print(" ".join(parts))
+    for name, e in escalation.items():
+        outcomes = " ".join(f"{k.replace('-', 'none')}={v}" for k, v in e["outcomes"].items())
+        print(f"envoy_overhead_escalation config={name} {outcomes} escalated={e['escalated']}")
+
+
+def print_against_triage(raw: dict[str, Any]) -> None:
+    """Each other real-Triage configuration against ``triage`` in the same round: the difference of p50, p99 and
+    server CPU per request, median (min–max) over rounds."""
+    names = [n for n in raw["configs"] if n != "triage" and str(VARIANTS[n].server).startswith("triage")]
+    if "triage" not in raw["configs"] or not names:
+        return
+    print("\nagainst triage in the same round, median (min–max) over rounds (+: more than triage):")
+    for name in names:
+        d50, d99, dcpu = [], [], []
+        for r in raw["rounds"]:
+            if name not in r or "triage" not in r:
+                continue
+            mine, base = percentiles(r[name]["latencies_ms"]), percentiles(r["triage"]["latencies_ms"])
+            d50.append(mine["p50"] - base["p50"])
+            d99.append(mine["p99"] - base["p99"])
+            dcpu.append(r[name]["server_cpu_us"] - r["triage"]["server_cpu_us"])
+        print(
+            f"  {name:<20} p50 {fmt_spread(spread(d50), 3)} ms   p99 {fmt_spread(spread(d99), 2)} ms   "
+            f"server CPU {fmt_spread(spread(dcpu), 0)} µs/request"
+        )
 
 
 # -- the run --------------------------------------------------------------------------------------------
@@ -660,6 +759,46 @@ def routes_taken(access_log: Path) -> str:
                 route = json.loads(line).get("envoy_route") or "-"
                 routes[route] = routes.get(route, 0) + 1
     return ",".join(f"{k}:{v}" for k, v in sorted(routes.items()))
+
+
+def escalation_outcomes(logs: list[Path]) -> dict[str, Any]:
+    """What confidence escalation did with each request of a configuration, from its Triage's decision logs (warm-up
+    requests included): ``escalation.outcome`` counted (``-``: a record without one, an answer that was not held),
+    the records with ``escalated: true``, the verifier's signals (``none``: it found nothing), the highest doubt
+    and the lowest ``acceptable`` score."""
+    outcomes: dict[str, int] = {}
+    signals: dict[str, int] = {}
+    escalated = 0
+    doubts: list[float] = []
+    scores: list[float] = []
+    for path in logs:
+        if not path.exists():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(rec, dict) or "decision_id" not in rec:
+                continue
+            esc = rec.get("escalation") or {}
+            outcome = str(esc.get("outcome", "-"))
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            escalated += rec.get("escalated") is True
+            if esc:
+                for sig in esc.get("signals") or ["none"]:
+                    signals[str(sig)] = signals.get(str(sig), 0) + 1
+            if isinstance(esc.get("doubt"), int | float):
+                doubts.append(float(esc["doubt"]))
+            if isinstance(esc.get("acceptable"), int | float):
+                scores.append(float(esc["acceptable"]))
+    return {
+        "outcomes": dict(sorted(outcomes.items())),
+        "escalated": escalated,
+        "signals": dict(sorted(signals.items())),
+        "doubt_max": max(doubts, default=float("nan")),
+        "acceptable_min": min(scores, default=float("nan")),
+    }
 
 
 @contextlib.contextmanager
@@ -714,6 +853,7 @@ class Stack:
     server_pids: dict[str, list[int]] = field(default_factory=dict)  # configuration → its ext_proc servers
     body_files: list[Path] = field(default_factory=list)
     decision_logs: dict[str, list[Path]] = field(default_factory=dict)  # configuration → Triage's decision logs
+    escalation: dict[str, dict[str, Any]] = field(default_factory=dict)  # server → its ``escalation:`` section
 
 
 def _write_triage_config(base: Any, procs: Procs, socket: str) -> tuple[Any, Path]:
@@ -751,16 +891,18 @@ def _start_triage_replica(
     n_workers: int = 1,
     engine: str | None = None,
     shadow: bool = False,
+    escalation: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
     """One Triage (``triage serve``, or with ``n_workers`` > 1 ``--workers N``: a supervisor and its workers,
     worker i on ``contract.worker_address(socket, i)``) on ``engine`` (None: the configuration's ``server.engine``),
-    with ``shadow_candidates()`` evaluated after each reply when ``shadow``; returns its socket and the pid started."""
+    with ``shadow_candidates()`` evaluated after each reply when ``shadow`` and ``escalation`` as its ``escalation:``
+    section (``escalation_section``) when given; returns its socket and the pid started."""
     from triage.contract import worker_address
 
     socket = f"unix:{workdir}/{name}.sock"
     path = config_path.with_name(f"{name}.yaml")
     text = config_path.read_text().replace(f"unix:{workdir}/triage.sock", socket)
-    if engine is not None or shadow:
+    if engine is not None or shadow or escalation is not None:
         import yaml
 
         data = yaml.safe_load(text)
@@ -768,6 +910,8 @@ def _start_triage_replica(
             data["server"]["engine"] = engine
         if shadow:
             data["shadow"] = {"candidates": shadow_candidates()}
+        if escalation is not None:
+            data["escalation"] = escalation
         text = yaml.safe_dump(data, sort_keys=False)
     path.write_text(text.replace("decisions.jsonl", f"decisions-{name}.jsonl"))
     # Children run in the work directory: make relative paths in the command absolute.
@@ -787,6 +931,12 @@ def start_stack(args: argparse.Namespace, base: Any, procs: Procs, names: list[s
     logs: dict[str, list[Path]] = {}
     servers = sorted({s for n in names if (s := VARIANTS[n].server) is not None})
     for server in servers:
+        if server.startswith("triage-escalation"):  # its Envoy on a fixed port: escalated requests go through it
+            from triage.sim.runner import free_port
+
+            section = escalation_section(cfg, f"127.0.0.1:{free_port()}", logprobs=server.endswith("-lp"))
+            stack.escalation[server] = section
+            with_escalation(cfg, section)  # refused here rather than by Triage at start-up
         for i in range(replicas(server)):
             name = server if i == 0 else f"{server}.{i}"
             if server.startswith("triage"):
@@ -796,7 +946,15 @@ def start_stack(args: argparse.Namespace, base: Any, procs: Procs, names: list[s
                 print(f"starting {name}: {cmd}{more} (loads and warms the classifier) ...", flush=True)
                 engine = "grpcio" if server == "triage-grpcio" else None
                 socket, pid = _start_triage_replica(
-                    procs, cmd, config_path, workdir, name, n_workers, engine, shadow=server == "triage-shadow"
+                    procs,
+                    cmd,
+                    config_path,
+                    workdir,
+                    name,
+                    n_workers,
+                    engine,
+                    shadow=server == "triage-shadow",
+                    escalation=stack.escalation.get(server),
                 )
                 addresses.setdefault((server, "uds"), []).append(socket)
                 logs.setdefault(server, []).append(workdir / f"decisions-{name}.jsonl")
@@ -815,6 +973,8 @@ def start_stack(args: argparse.Namespace, base: Any, procs: Procs, names: list[s
         # ``triage serve --workers N``: the generated bootstrap for N workers (one health-checked endpoint each)
         n_workers = workers(v.server) if v.server else 1
         vcfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"workers": n_workers})})
+        if v.server in stack.escalation:  # its listener where Triage sends escalated requests; the longer wait
+            vcfg = with_escalation(vcfg, stack.escalation[v.server])
         stack.envoys[name] = launch_envoy(procs, name, bootstrap_for(v, vcfg, extproc, stack.logs[name]))
         if v.server is not None:
             stack.server_pids[name] = pids[v.server]
@@ -849,7 +1009,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     base = load_config(args.config)
     names: list[str] = args.configs
-    real = ("triage", "triage-x2", "triage-w2", "triage-grpcio", "triage-shadow")
+    real = (
+        "triage",
+        "triage-x2",
+        "triage-w2",
+        "triage-grpcio",
+        "triage-shadow",
+        "triage-escalation",
+        "triage-escalation-lp",
+    )
     if any(VARIANTS[n].server in real for n in names) and not args.custom_triage and not model_present(base):
         print("warning: the classifier bundle (model.onnx) is missing: skipping the real Triage", file=sys.stderr)
         names = [n for n in names if VARIANTS[n].server not in real]
@@ -882,6 +1050,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rounds": [],
         }
         started = time.monotonic()
+        w = max(13, *(len(n) for n in names))
         for r in range(args.rounds):
             order = names[r % len(names) :] + names[: r % len(names)]
             results: dict[str, Any] = {}
@@ -891,7 +1060,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 p = percentiles(res["latencies_ms"])
                 bad = res["error_count"] + sum(c for s, c in res["statuses"].items() if s != "200") + failed_open
                 print(
-                    f"round {r + 1}/{args.rounds} {name:<13} p50={p['p50']:.2f} p90={p['p90']:.2f} "
+                    f"round {r + 1}/{args.rounds} {name:<{w}} p50={p['p50']:.2f} p90={p['p90']:.2f} "
                     f"p99={p['p99']:.2f} ms  rate={res['achieved_rate']:.0f}/s  cpu/req: envoy "
                     f"{res['envoy_cpu_us']:.0f} us, ext_proc server {res['server_cpu_us']:.0f} us"
                     + (f"  FAILED={bad} {res['statuses']} {res['ext_proc']} {res['errors'][:2]}" if bad else "")
@@ -911,6 +1080,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         procs.stop_all()  # Envoy flushes its access logs on exit
         for n in names:
             raw["checks"][n]["envoy_routes"] = routes_taken(stack.logs[n])
+        escalating = [n for n in names if VARIANTS[n].server in stack.escalation]
+        if escalating:
+            raw["escalation"] = {
+                n: {"config": stack.escalation[str(VARIANTS[n].server)], **escalation_outcomes(stack.decision_logs[n])}
+                for n in escalating
+            }
         return raw
     finally:
         procs.stop_all()
@@ -952,7 +1127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         for v in VARIANTS.values():
-            print(f"{v.name:<13} phases={v.phases:<6} server={v.server or '-':<16} {v.about}")
+            print(f"{v.name:<20} phases={v.phases:<6} server={v.server or '-':<16} {v.about}")
         return 0
     if args.report is not None:
         print_report(json.loads(args.report.read_text()))

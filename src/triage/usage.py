@@ -114,6 +114,7 @@ class UsageReader:
         self._hide_asked = hide_usage_event and shape == "openai"
         self._hide = self._hide_asked and self.usage.streamed
         self._body = bytearray()
+        self.document: Any = None  # a JSON body, decoded by ``finish`` (the escalation verifier reads it too)
         self._overflow = False
         self._partial = b""
 
@@ -188,7 +189,8 @@ class UsageReader:
                 self._partial = b""
         elif self._body and not self._overflow:
             try:
-                _apply_document(self.usage, orjson.loads(bytes(self._body)), self.shape)
+                self.document = orjson.loads(bytes(self._body))
+                _apply_document(self.usage, self.document, self.shape)
                 self.usage.completed = True
             except orjson.JSONDecodeError:
                 self.usage.error = self.usage.error or "unparseable_response"

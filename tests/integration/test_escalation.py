@@ -77,7 +77,7 @@ def _record(stack: LocalStack, decision_id: str) -> dict[str, Any]:
 
 
 def _ask(client: httpx.Client, tier: str, **extra: object) -> httpx.Response:
-    text = f"What is the capital of France? ({uuid.uuid4().hex[:6]})"
+    text = "What is the capital of France?"  # always economy (a suffix could move it): the escalating route
     return client.post(
         "/v1/chat/completions", json=chat(text, **extra), headers={"authorization": f"Bearer {token(tier)}"}
     )

@@ -23,11 +23,11 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
 from triage import contract as ct
 from triage import policy
 from triage.escalation import client
-from triage.escalation.decide import choose
+from triage.escalation.decide import choose, doubt
 from triage.escalation.logprobs import LOGPROB_APIS, request_logprobs, strip_logprobs
 from triage.escalation.marker import Marker
 from triage.escalation.signals import RequestFacts
-from triage.escalation.verifier import facts_of, verify
+from triage.escalation.verifier import facts_of, verify, verify_document
 from triage.extproc import mutations as mu
 from triage.record import DecisionRecord
 from triage.requests import ParsedRequest
@@ -67,14 +67,22 @@ class Hold:
     input: RoutingInput
     body: bytes  # the client's body, sent again as it came
     path: str
-    headers: dict[str, str]  # the client's headers, sent again (its token gives the same tier)
+    headers: ep.HttpHeaders  # the client's headers (decoded only to send them again: its token gives the same tier)
     deadline_unix_ms: int  # the tier's latency budget, from the request's start
-    facts: RequestFacts
+    parsed: ParsedRequest  # what the verifier needs to know of the request (``facts``, worked out at the end)
+    task: str | None
     asked_logprobs: bool  # Triage asked the cheap provider for logprobs
     usage: UsageShape  # how this API's answers report usage
     replies: list[bytes | None] = field(default_factory=list)  # each held chunk's reply (the usage reader's)
     answer: bytearray = field(default_factory=bytearray)
     released: bool = False  # answered (checked or not): nothing more is held
+    _facts: RequestFacts | None = None
+
+    @property
+    def facts(self) -> RequestFacts:
+        if self._facts is None:
+            self._facts = facts_of(self.parsed, self.task)
+        return self._facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +102,6 @@ def client_headers(message: ep.HttpHeaders) -> dict[str, str]:
             continue
         out[key] = h.raw_value.decode("latin-1") if h.raw_value else h.value
     return out
-
-
-def facts(parsed: ParsedRequest, task: str | None) -> RequestFacts:
-    return facts_of(parsed, task)
 
 
 def can_ask_logprobs(parsed: ParsedRequest) -> bool:
@@ -123,12 +127,30 @@ async def settle(
     hold: Hold,
     rec: DecisionRecord,
     send: Callable[[ep.ProcessingResponse], Awaitable[None]],
+    document: Any = None,
 ) -> Settled:
-    """Check the held answer and, when it is doubtful and everything allows, get the stronger route's instead."""
+    """Check the held answer and, when it is doubtful and everything allows, get the stronger route's instead.
+    ``document``: the answer already decoded (the usage reader's), else the verifier decodes ``hold.answer``."""
     escalator = rt.escalation
     assert escalator is not None
-    verdict = verify(bytes(hold.answer), hold.facts, escalator.verifier)
+    if document is not None:
+        verdict = verify_document(document, hold.facts, escalator.verifier)
+    else:
+        verdict = verify(bytes(hold.answer), hold.facts, escalator.verifier)
     escalator.budget.eligible(hold.tier)
+    rule = escalator.rule_for(rec.task)
+    info: dict[str, Any] = {
+        "outcome": "confident",
+        "to": hold.target,
+        "acceptable": round(verdict.score, 4),
+        "doubt": None,
+        "signals": list(verdict.found),
+        "answer": "cheap",
+    }
+    first = doubt(rec.p_strong, verdict.score, rule)
+    info["doubt"] = round(first, 4)
+    if first < rule.threshold:  # the common case: nothing more to work out
+        return Settled(False, info, None, None)
     strong = policy.escalate_to(hold.input, hold.tier, rt.policy, hold.target, rt.health.ejected)
     healthy = strong is not None and any(e.cluster not in rt.health.ejected for e in strong.chain)
     time_left = hold.deadline_unix_ms - _now_ms()
@@ -136,20 +158,13 @@ async def settle(
         checked=True,
         p_strong=rec.p_strong,
         acceptable=verdict.score,
-        rule=escalator.rule_for(rec.task),
+        rule=rule,
         strong_available=healthy,
         budget_refusal=escalator.budget.refusal(hold.tier),
         time_left_ms=float(time_left),
         min_time_ms=float(escalator.config.min_time_ms),
     )
-    info: dict[str, Any] = {
-        "outcome": choice.outcome,
-        "to": hold.target,
-        "acceptable": round(verdict.score, 4),
-        "doubt": None if choice.doubt is None else round(choice.doubt, 4),
-        "signals": list(verdict.found),
-        "answer": "cheap",
-    }
+    info["outcome"] = choice.outcome
     if choice.outcome != "escalate" or strong is None:
         return Settled(False, info, None, None)
 
@@ -157,7 +172,7 @@ async def settle(
     limit_ms = max(min(escalator.config.timeout_ms, time_left), 1)
     await send(mu.extend_timeout(limit_ms + EXTRA_WAIT_MS))
     marker = Marker(rec.decision_id, hold.target, _now_ms() + limit_ms)
-    headers = {**hold.headers, ct.HEADER_ESCALATION: marker.header(rt.ids)}
+    headers = {**client_headers(hold.headers), ct.HEADER_ESCALATION: marker.header(rt.ids)}
     started = time.perf_counter()
     try:
         response = await client.post(escalator.via, hold.path, headers, hold.body, timeout_s=limit_ms / 1000)
@@ -189,7 +204,8 @@ async def settle(
         "duration_ms": duration_ms,
     }
     if response.status != 200 or not response.body:
-        info["outcome"] = "strong_failed"
+        # 504: Envoy's own timeout for the escalated call (the marker's deadline) fired first — late, not failed
+        info["outcome"] = "strong_late" if response.status == 504 else "strong_failed"
         return Settled(True, info, None, extra)
     info["answer"] = "strong"
     return Settled(True, info, response.body, extra)

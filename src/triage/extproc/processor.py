@@ -216,7 +216,7 @@ class Processor:
         self._parsed: ParsedRequest | None = None  # set between parsing the body and replying to it
         self._message_timeout = False  # the body reply came after Envoy gave up on it (see _check_message_timeout)
         self._principal: str | None = None
-        self._client_headers: dict[str, str] | None = None  # kept for escalation: the re-sent request's headers
+        self._client_headers: ep.HttpHeaders | None = None  # kept for escalation: the re-sent request's headers
         self._path = ""
 
     # -- dispatch ---------------------------------------------------------------------------------
@@ -317,7 +317,7 @@ class Processor:
                 return mu.request_only(strip)
             log.warning("an escalation marker that does not check out (forged, expired or for an unknown route)")
         if self.rt.escalation is not None:
-            self._client_headers = esc.client_headers(message.request_headers)
+            self._client_headers = message.request_headers  # decoded only if the request is sent again
         self._tier = self._read_tier(message, headers)
         self._principal = self._read_principal(message)
         self._record = DecisionRecord(
@@ -454,7 +454,8 @@ class Processor:
             path=self._path,
             headers=self._client_headers,
             deadline_unix_ms=rec.time_unix_ms + budget_ms,
-            facts=esc.facts(parsed, rec.task),
+            parsed=parsed,
+            task=rec.task,
             asked_logprobs=decision.route in escalator.logprobs_routes and esc.can_ask_logprobs(parsed),
             usage=parsed.spec.usage,
         )
@@ -705,7 +706,11 @@ class Processor:
         """The whole cheap answer is here: check it, escalate when it is doubtful and the budget allows, and ship
         exactly one answer — the stronger route's when that call gives a 200 in time, else the cheap one."""
         hold.released = True
-        settled = await esc.settle(self.rt, hold, rec, self._send_now)
+        document = None
+        if self._usage is not None:
+            self._usage.finish()  # decodes a JSON answer once, for its usage and for the verifier (idempotent)
+            document = self._usage.document
+        settled = await esc.settle(self.rt, hold, rec, self._send_now, document)
         rec.escalated = settled.escalated
         rec.escalation = settled.info
         if settled.strong_body is not None:
