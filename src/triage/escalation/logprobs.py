@@ -77,18 +77,26 @@ def strip_logprobs(response_body: bytes, api: str) -> bytes:
     body is not JSON; an SSE stream is not JSON and is returned as it is."""
     if api not in LOGPROB_APIS:
         return response_body
-    doc = _decode(response_body)
+    stripped = strip_logprobs_document(_decode(response_body), api)
+    return response_body if stripped is None else stripped
+
+
+def strip_logprobs_document(doc: Any, api: str) -> bytes | None:
+    """``strip_logprobs`` for an answer already decoded (changed in place): the encoded answer, or None when there
+    is nothing to strip (or it cannot be encoded) — then the body goes as it came."""
+    if api not in LOGPROB_APIS:
+        return None
     choices = doc.get("choices") if isinstance(doc, dict) else None
     if not isinstance(choices, list):
-        return response_body
+        return None
     changed = False
     for choice in choices:
         if isinstance(choice, dict) and choice.get("logprobs") is not None:
             choice["logprobs"] = None
             changed = True
     if not changed:
-        return response_body
+        return None
     try:
         return encode_value(doc)
     except (TypeError, ValueError, RecursionError):
-        return response_body
+        return None

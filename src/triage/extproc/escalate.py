@@ -24,7 +24,7 @@ from triage import contract as ct
 from triage import policy
 from triage.escalation import client
 from triage.escalation.decide import choose, doubt
-from triage.escalation.logprobs import LOGPROB_APIS, request_logprobs, strip_logprobs
+from triage.escalation.logprobs import LOGPROB_APIS, request_logprobs, strip_logprobs, strip_logprobs_document
 from triage.escalation.marker import Marker
 from triage.escalation.signals import RequestFacts
 from triage.escalation.verifier import facts_of, verify, verify_document
@@ -76,6 +76,7 @@ class Hold:
     replies: list[bytes | None] = field(default_factory=list)  # each held chunk's reply (the usage reader's)
     answer: bytearray = field(default_factory=bytearray)
     released: bool = False  # answered (checked or not): nothing more is held
+    document: Any = None  # the answer decoded (by the usage reader), once it is complete
     _facts: RequestFacts | None = None
 
     @property
@@ -114,7 +115,11 @@ def with_logprobs(body: bytes, parsed: ParsedRequest) -> bytes:
     return body if asked is None else asked
 
 
-def strip(answer: bytes, facts: RequestFacts) -> bytes:
+def strip(answer: bytes, facts: RequestFacts, document: Any = None) -> bytes:
+    """The cheap answer without the logprobs Triage asked for (from its decoded ``document`` when there is one)."""
+    if document is not None:
+        stripped = strip_logprobs_document(document, facts.api)
+        return answer if stripped is None else stripped
     return strip_logprobs(answer, facts.api)
 
 

@@ -709,7 +709,7 @@ class Processor:
         document = None
         if self._usage is not None:
             self._usage.finish()  # decodes a JSON answer once, for its usage and for the verifier (idempotent)
-            document = self._usage.document
+            document = hold.document = self._usage.document
         settled = await esc.settle(self.rt, hold, rec, self._send_now, document)
         rec.escalated = settled.escalated
         rec.escalation = settled.info
@@ -728,7 +728,7 @@ class Processor:
         """The cheap answer as the client gets it: unchanged, or without the logprobs Triage asked for."""
         if not hold.asked_logprobs or hold.facts.client_logprobs:
             return hold.replies
-        stripped = esc.strip(bytes(hold.answer), hold.facts)
+        stripped = esc.strip(bytes(hold.answer), hold.facts, hold.document)
         out: list[bytes | None] = [b""] * (len(hold.replies) - 1)
         out.append(stripped)
         return out
