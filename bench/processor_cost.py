@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from envoy.config.core.v3 import base_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
@@ -77,15 +78,29 @@ def messages() -> tuple[ep.ProcessingRequest, list[ep.ProcessingRequest], ep.Pro
     return request_headers, bodies, response_headers, response_body
 
 
-async def measure(n: int, fake: bool) -> dict[str, list[float]]:
+async def _discard(reply: Any) -> None:
+    """The engine's ``send``: a held reply written later (confidence escalation); dropped here."""
+
+
+async def measure(n: int, fake: bool, escalation: bool = False) -> dict[str, list[float]]:
     from triage.app import build_runtime, load_classifier
+    from triage.classifier.base import TASK_LABELS
     from triage.classifier.fake import FakeClassifier
-    from triage.config import load_config
+    from triage.config import load_config, parse_config
     from triage.extproc.processor import Processor
 
     cfg = load_config()
     log = Path(tempfile.mkdtemp(prefix="proc-cost-")) / "decisions.jsonl"
     cfg = cfg.model_copy(update={"telemetry": cfg.telemetry.model_copy(update={"decision_log": str(log)})})
+    if escalation:  # every answer of the default tier checked (and confident: the answer's 12 words are usual)
+        tier = cfg.tier(None)[1]
+        top = tier.routes[-1]
+        data = cfg.model_dump(mode="json", exclude_none=True)
+        data["escalation"] = {
+            "tiers": {cfg.default_tier: {"routes": {r: top for r in tier.routes if r != top} | {top: tier.routes[0]}}},
+            "tasks": {t: {"expected_output_tokens": 8} for t in ("default", *TASK_LABELS)},
+        }
+        cfg = parse_config(data, "processor_cost --escalation")
     classifier = FakeClassifier() if fake else load_classifier(cfg.classifier)
     runtime = build_runtime(cfg, classifier)
     req_h, bodies, resp_h, resp_b = messages()
@@ -94,7 +109,7 @@ async def measure(n: int, fake: bool) -> dict[str, list[float]]:
     try:
         for i in range(warmup + n):
             t = [time.perf_counter_ns()]
-            processor = Processor(runtime, {})
+            processor = Processor(runtime, {}, send=_discard)
             for message in (req_h, bodies[i % len(bodies)], resp_h, resp_b):
                 await processor.process(message)
                 t.append(time.perf_counter_ns())
@@ -105,7 +120,7 @@ async def measure(n: int, fake: bool) -> dict[str, list[float]]:
                     out[phase].append((t[k + 1] - t[k]) / 1000)
                 out["total"].append((t[-1] - t[0]) / 1000)
     finally:
-        runtime.executor.shutdown(wait=True)
+        runtime.close()
         log.unlink(missing_ok=True)
         log.parent.rmdir()
     return out
@@ -116,11 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=3000, help="requests measured (after a warm-up)")
     parser.add_argument("--fake", action="store_true", help="use the FakeClassifier instead of the ONNX bundle")
     parser.add_argument("--cpu", type=int, default=0, help="pin to this CPU; -1: no pinning")
+    parser.add_argument(
+        "--escalation", action="store_true", help="every answer checked for confidence escalation (none escalating)"
+    )
     args = parser.parse_args(argv)
     if args.cpu >= 0:
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, {args.cpu})
-    out = asyncio.run(measure(args.n, args.fake))
+    out = asyncio.run(measure(args.n, args.fake, args.escalation))
     for phase in PHASES:
         values = sorted(out[phase])
         p50, p90 = values[len(values) // 2], values[int(len(values) * 0.9)]
