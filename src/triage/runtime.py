@@ -49,6 +49,9 @@ class Runtime:
     capture: bool = False
     # Confidence escalation (``escalation:``); None when no tier escalates.
     escalation: esc.Escalator | None = None
+    # How long Envoy may be asked to wait for one reply (its ext_proc ``max_message_timeout``), as generated from the
+    # configuration Triage started with: a reload cannot raise it (Envoy's bootstrap is not reloaded).
+    envoy_max_wait_ms: int = 5000
     # The providers Envoy ejects right now (shared, refreshed in the background; empty when not polled).
     health: ProviderHealth = field(default_factory=ProviderHealth)
     # What the request path derives once per decision shape (``extproc.processor``); new with every configuration.
@@ -119,6 +122,7 @@ def build(
         signals=ImplicitSignals(config.feedback.implicit, recorder.event),
         capture=_capture(config, recorder),
         escalation=esc.build(config),
+        envoy_max_wait_ms=max_message_timeout_ms(config),
         health=health if health is not None else ProviderHealth(),
     )
 
@@ -184,12 +188,14 @@ class RuntimeHolder:
             log.warning("store settings other than store.capture take effect when Triage restarts")
         if config.envoy != old.envoy or config.clusters != old.clusters:
             log.warning("envoy or cluster settings changed: regenerate Envoy's config (triage envoy-config)")
-        if max_message_timeout_ms(config) > max_message_timeout_ms(old):
+        if max_message_timeout_ms(config) > self.current.envoy_max_wait_ms:
             log.warning(
-                "escalation needs Envoy to wait up to %d ms for Triage (max_message_timeout): regenerate Envoy's "
-                "config (triage envoy-config) and restart it; until then escalated calls past its limit ship the "
-                "cheap answer",
+                "escalation.timeout_ms asks Envoy to wait up to %d ms for Triage (ext_proc max_message_timeout), but "
+                "the Envoy config generated at start allows %d ms: escalated calls get at most %d ms until Envoy's "
+                "config is regenerated (triage envoy-config) and Envoy restarted",
                 max_message_timeout_ms(config),
+                self.current.envoy_max_wait_ms,
+                self.current.envoy_max_wait_ms - 500,
             )
         self.current = self.current.reconfigured(config)
         log.info("configuration reloaded from %s", self._path)

@@ -174,7 +174,9 @@ async def settle(
         return Settled(False, info, None, None)
 
     escalator.budget.escalated(hold.tier)
-    limit_ms = max(min(escalator.config.timeout_ms, time_left), 1)
+    # Within the escalation's own limit, the tier's time left, and what Envoy can be asked to wait (its bootstrap's
+    # max_message_timeout, fixed when Envoy started: a reload that turned escalation on cannot raise it).
+    limit_ms = max(min(escalator.config.timeout_ms, time_left, rt.envoy_max_wait_ms - EXTRA_WAIT_MS), 1)
     await send(mu.extend_timeout(limit_ms + EXTRA_WAIT_MS))
     marker = Marker(rec.decision_id, hold.target, _now_ms() + limit_ms)
     headers = {**client_headers(hold.headers), ct.HEADER_ESCALATION: marker.header(rt.ids)}

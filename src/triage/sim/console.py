@@ -89,6 +89,12 @@ def format_decision(record: dict[str, Any]) -> str:
         f" tokens={record.get('input_tokens', '?')}/{record.get('output_tokens', '?')}"
         f" cost=${record.get('cost_usd', 0):.6f}"
     )
+    esc = record.get("escalation")
+    if isinstance(esc, dict):  # confidence escalation: what the check said, and whose answer the client got
+        strong = esc.get("strong") or {}
+        outcome += f" escalation={esc.get('outcome')} acceptable={esc.get('acceptable')}"
+        if record.get("escalated"):
+            outcome += f" → {esc.get('to')} {strong.get('status', '-')} answer={esc.get('answer')}"
     return (
         f"{head}  route={record['route']} ({record.get('reason')}){scored} tier={record.get('tier')}"
         f" {record.get('router_latency_us', '?')}µs{outcome}"
