@@ -123,3 +123,29 @@ def test_runtime_reloads_a_configmap_swapped_by_the_kubelet(tmp_path: Path) -> N
     _kubelet_swap(tmp_path, new, newer)
     assert holder.reload_if_changed() is True
     assert holder.current.config.kill_switch is not None
+
+
+ESCALATION = default_config_text() + (
+    "escalation:\n  tiers:\n    pro: {routes: {economy: premium}}\n  timeout_ms: 30000\n"
+)
+
+
+def test_reload_turning_escalation_on_keeps_envoys_wait_limit_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "triage.yaml"
+    _save(path, default_config_text().encode())
+    holder = _holder(path)
+    assert holder.current.escalation is None
+    assert holder.current.envoy_max_wait_ms == 5000  # the bootstrap without escalation
+    _save(path, ESCALATION.encode())
+    assert holder.reload_if_changed()
+    assert holder.current.escalation is not None
+    assert holder.current.envoy_max_wait_ms == 5000  # Envoy's bootstrap is not reloaded: the limit stays
+    assert any("allows 5000 ms" in r.getMessage() for r in caplog.records)
+
+
+def test_started_with_escalation_envoy_may_wait_for_the_escalated_call(tmp_path: Path) -> None:
+    path = tmp_path / "triage.yaml"
+    _save(path, ESCALATION.encode())
+    assert _holder(path).current.envoy_max_wait_ms == 31000
