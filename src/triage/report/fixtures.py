@@ -13,7 +13,9 @@ configuration (default: the embedded one):
   fail-opens (0.3%, classifier deadline → the default route), rejections (free-tier inputs over
   ``max_input_tokens`` → 413, batch requests over ``max_cost_usd`` → 429);
 - feedback on ~2% of the answered requests (thumbs, scores; better on dearer routes and easier requests), implicit
-  ``retried`` signals on a few more, and, from Thursday on, a shadow candidate's verdicts in the records' ``shadow``.
+  ``retried`` signals on a few more, and, from Thursday on, a shadow candidate's verdicts in the records' ``shadow``;
+- confidence escalation on the pro tier's non-streaming economy and standard answers: each checked (``escalated``
+  false), ~8% of them sent again to premium and billed on both (``escalated`` true), a few kept by the budget.
 
 ``python -m triage.report.fixtures DIR [--seed 1] [--records N]`` writes one (``--records``: about N decisions
 over the same week, for run-time measurements).
@@ -65,6 +67,8 @@ TASK_MIX: dict[str, float] = {
 P_STRONG_DECILES: tuple[float, ...] = (0.39, 0.44, 0.452, 0.4627, 0.4779, 0.497, 0.5242, 0.5476, 0.5664, 0.5779, 0.63)
 P_STRONG_SHIFT: dict[str, float] = {"code": 0.01, "math": 0.02, "reasoning": 0.02, "classification": -0.01}
 TIERS: dict[str, float] = {"free": 0.55, "pro": 0.35, "batch": 0.10}
+ESCALATING_TIER = "pro"  # its non-streaming answers on these routes are checked (confidence escalation)
+ESCALATES = {"economy": "premium", "standard": "premium"}
 SHADOW_NAME = "cheaper-ladder"
 
 
@@ -122,6 +126,7 @@ class _Week:
     def __init__(self, config: TriageConfig, seed: int) -> None:
         self.config = config
         self.r = random.Random(f"report-week:{seed}")
+        self.esc = random.Random(f"report-week-escalation:{seed}")  # its own draws: the rest of the week unchanged
         self.version = _classifier_version()
         self.ladder = [(s.route, s.min_score) for s in config.policy.ladder]
         self.margin = config.policy.uncertainty.margin if config.policy.uncertainty.escalate else 0.0
@@ -254,7 +259,36 @@ class _Week:
             aborted=aborted,
             duration_ms=round(200 + out_tokens * r.uniform(8, 25), 1),
         )
+        if tier == ESCALATING_TIER and not rec["stream"] and route in ESCALATES:
+            self._escalation(rec, ESCALATES[route], in_tokens, out_tokens)
         return rec, self._events(rec, route, p_strong)
+
+    def _escalation(self, rec: dict[str, Any], target: str, in_tokens: int, out_tokens: int) -> None:
+        """Confidence escalation on the pro tier's cheap routes: every answer checked, ~8% sent again to ``target``
+        and billed on both (``escalated``, ``escalation``, the totals the sums), a few kept by the budget."""
+        e, cfg = self.esc, self.config
+        acceptable = round(e.betavariate(2.2, 1.0), 4)
+        info: dict[str, Any] = {"to": target, "acceptable": acceptable, "answer": "cheap", "signals": []}
+        if acceptable >= 0.35 or e.random() < 0.15:
+            rec["escalated"] = False
+            rec["escalation"] = {**info, "outcome": "confident" if acceptable >= 0.35 else "budget_share"}
+            return
+        step = cfg.routes[target].chain[0]
+        strong_out = max(1, int(out_tokens * e.uniform(0.8, 1.6)))
+        cost = round((step.price or cfg.routes[target].price).cost(in_tokens, strong_out), 8)
+        failed = e.random() < 0.05
+        rec["escalated"] = True
+        rec["escalation"] = {
+            **info,
+            "outcome": "strong_failed" if failed else "escalate",
+            "answer": "cheap" if failed else "strong",
+            "signals": [e.choice(["refusal", "short", "logprobs", "truncated"])],
+            "strong": {"status": 503 if failed else 200, "cluster": step.cluster, "cost_usd": 0.0 if failed else cost},
+        }
+        if not failed:
+            rec["cost_usd"] = round(rec["cost_usd"] + cost, 8)
+            rec["input_tokens"] += in_tokens
+            rec["output_tokens"] += strong_out
 
     def _shadow(self, rec: Mapping[str, Any], route: str, score: float, tin: int, tout: int) -> dict[str, Any]:
         """A candidate whose ladder sits 0.02 higher: it sends the borderline requests one step down."""
