@@ -14,7 +14,7 @@ The figures, and the record fields they come from:
   (``ceil(n/100)`` and ``ceil(n/10)`` requests) and the routes they took; a Lorenz-style curve of 100 points.
 - **rates**: fallback (``attempts`` > 1, of the requests that reached a provider), rejection (a 4xx with Triage's
   own ``error_code``, of all requests), failed open (``error_code`` deadline/error/message_timeout), escalation (a
-  request billed on more than one model: the record's ``escalated: bool`` field, which the escalation work fills;
+  request billed on more than one model: the record's ``escalated`` field, set by confidence escalation;
   shown as 0 with a note while the store has no record carrying it).
 - **cost vs quality**: requests with events (feedback and implicit signals, each a 0..1 ``value``; a request's
   value is the mean of its events), per route and per cost quintile: mean value against mean cost, with counts.
