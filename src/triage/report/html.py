@@ -8,7 +8,17 @@ from html import escape
 
 from triage.report import svg
 from triage.report.build import DIMENSIONS, Report, bucket_label, iso
-from triage.report.text import count, money, pct, pivot
+from triage.report.text import (
+    breakdown_table,
+    count,
+    money,
+    pct,
+    pivot,
+    quality_table,
+    rates_table,
+    savings_table,
+    tail_table,
+)
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1000px;color:#222}
@@ -66,23 +76,7 @@ def render_html(rep: Report) -> str:
     parts.append("</div>")
 
     parts.append("<h2>Savings, net of the router's own cost</h2>")
-    parts.append(
-        _table(
-            ["against", "would cost", "spent", "saved", "router", "net saved", "net %"],
-            [
-                [
-                    s.description,
-                    money(s.counterfactual_usd),
-                    money(s.actual_usd),
-                    money(s.gross_usd),
-                    money(s.router_usd),
-                    money(s.net_usd),
-                    pct(s.net_share),
-                ]
-                for s in rep.savings
-            ],
-        )
-    )
+    parts.append(_table(*savings_table(rep)))
     parts.append(
         f'<p class="note">Counterfactuals price the tokens each request actually used at the counterfactual route\'s '
         f"first-step price. The router's cost: {rep.router_cpu_s:,.2f} CPU seconds (the decisions' "
@@ -104,18 +98,7 @@ def render_html(rep: Report) -> str:
     parts.append("<h2>The heavy tail</h2>")
     parts.append(svg.lorenz(tl.lorenz, "share of spend in the dearest requests"))
 
-    def routes(d: dict[str, dict[str, float]]) -> str:
-        return ", ".join(f"{k} {count(v['requests'])} ({money(v['cost_usd'])})" for k, v in d.items()) or "—"
-
-    parts.append(
-        _table(
-            ["slice", "requests", "share of spend", "routes taken"],
-            [
-                ["top 1%", count(tl.top1_requests), pct(tl.top1_share), routes(tl.top1_routes)],
-                ["top 10%", count(tl.top10_requests), pct(tl.top10_share), routes(tl.top10_routes)],
-            ],
-        )
-    )
+    parts.append(_table(*tail_table(rep)))
 
     q = rep.quality
     parts.append("<h2>Cost vs quality</h2>")
@@ -123,19 +106,7 @@ def render_html(rep: Report) -> str:
         groups = {p.label: [(p.mean_cost_usd, p.mean_value, p.requests)] for p in q.by_route}
         line = [(p.mean_cost_usd, p.mean_value) for p in q.by_cost]
         parts.append(svg.scatter(groups, line, "mean feedback value against mean cost", svg.color(keys)))
-        rows = [
-            ["route " + p.label, count(p.requests), money(p.mean_cost_usd), f"{p.mean_value:.3f}"] for p in q.by_route
-        ]
-        rows += [
-            [
-                f"cost {p.label} ({money(p.cost_from_usd)}–{money(p.cost_to_usd)})",
-                count(p.requests),
-                money(p.mean_cost_usd),
-                f"{p.mean_value:.3f}",
-            ]
-            for p in q.by_cost
-        ]
-        parts.append(_table(["group", "requests", "mean cost", "mean value (0..1)"], rows))
+        parts.append(_table(*quality_table(rep)))
         parts.append(
             f'<p class="note">{count(q.requests)} requests with {count(q.events)} feedback or implicit events; a '
             "request's value is the mean of its events' values (1 = a good answer).</p>"
@@ -144,12 +115,7 @@ def render_html(rep: Report) -> str:
         parts.append('<p class="note">No feedback or implicit signal on this window\'s requests.</p>')
 
     parts.append("<h2>Rates</h2>")
-    parts.append(
-        _table(
-            ["rate", "value", "count", "of", "what"],
-            [[r.name.replace("_", " "), pct(r.rate, 2), count(r.count), count(r.of), r.note] for r in rep.rates],
-        )
-    )
+    parts.append(_table(*rates_table(rep)))
 
     d = rep.drift
     parts.append("<h2>Drift</h2>")
@@ -181,22 +147,7 @@ def render_html(rep: Report) -> str:
 
     for dim in DIMENSIONS:
         parts.append(f"<h2>Spend and tokens by {escape(dim)}</h2>")
-        parts.append(
-            _table(
-                [dim, "requests", "spend", "share", "in tokens", "out tokens"],
-                [
-                    [
-                        x.key,
-                        count(x.requests),
-                        money(x.cost_usd),
-                        pct(x.share),
-                        count(x.input_tokens),
-                        count(x.output_tokens),
-                    ]
-                    for x in rep.breakdowns[dim]
-                ],
-            )
-        )
+        parts.append(_table(*breakdown_table(rep, dim)))
     parts.append(f"<h2>Spend per {rep.by} by route</h2>")
     parts.append(
         _table(

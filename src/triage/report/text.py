@@ -62,6 +62,66 @@ def pivot(points: Sequence[Point], value: str) -> tuple[list[int], list[str], di
     return buckets, keys, cells
 
 
+Table = tuple[list[str], list[list[str]]]  # headers and rows: rendered as text here, as HTML by ``report.html``
+
+
+def savings_table(rep: Report) -> Table:
+    rows = [
+        [
+            s.description,
+            money(s.counterfactual_usd),
+            money(s.actual_usd),
+            money(s.gross_usd),
+            money(s.router_usd),
+            money(s.net_usd),
+            pct(s.net_share),
+        ]
+        for s in rep.savings
+    ]
+    return ["against", "would cost", "spent", "saved", "router", "net saved", "net %"], rows
+
+
+def rates_table(rep: Report) -> Table:
+    rows = [[r.name.replace("_", " "), pct(r.rate, 2), count(r.count), count(r.of), r.note] for r in rep.rates]
+    return ["rate", "value", "count", "of", "what"], rows
+
+
+def breakdown_table(rep: Report, dim: str) -> Table:
+    rows = [
+        [x.key, count(x.requests), money(x.cost_usd), pct(x.share), count(x.input_tokens), count(x.output_tokens)]
+        for x in rep.breakdowns[dim]
+    ]
+    return [dim, "requests", "spend", "share", "in tokens", "out tokens"], rows
+
+
+def tail_table(rep: Report) -> Table:
+    tl = rep.tail
+
+    def routes(d: dict[str, dict[str, float]]) -> str:
+        return ", ".join(f"{k} {count(v['requests'])} ({money(v['cost_usd'])})" for k, v in d.items()) or "—"
+
+    rows = [
+        ["top 1%", count(tl.top1_requests), pct(tl.top1_share), routes(tl.top1_routes)],
+        ["top 10%", count(tl.top10_requests), pct(tl.top10_share), routes(tl.top10_routes)],
+    ]
+    return ["slice", "requests", "share of spend", "routes taken"], rows
+
+
+def quality_table(rep: Report) -> Table:
+    q = rep.quality
+    rows = [["route " + p.label, count(p.requests), money(p.mean_cost_usd), f"{p.mean_value:.3f}"] for p in q.by_route]
+    rows += [
+        [
+            f"cost {p.label} ({money(p.cost_from_usd)}–{money(p.cost_to_usd)})",
+            count(p.requests),
+            money(p.mean_cost_usd),
+            f"{p.mean_value:.3f}",
+        ]
+        for p in q.by_cost
+    ]
+    return ["group", "requests", "mean cost", "mean value (0..1)"], rows
+
+
 def render_text(rep: Report) -> str:
     t = rep.totals
     lines: list[str] = []
@@ -84,42 +144,14 @@ def render_text(rep: Report) -> str:
     lines.append(
         "Savings, net of the router's own cost (counterfactuals: the tokens each request used, first-step price)"
     )
-    rows = [
-        [
-            s.description,
-            money(s.counterfactual_usd),
-            money(s.actual_usd),
-            money(s.gross_usd),
-            money(s.router_usd),
-            money(s.net_usd),
-            pct(s.net_share),
-        ]
-        for s in rep.savings
-    ]
-    lines += table(["against", "would cost", "spent", "saved", "router", "net saved", "net %"], rows)
+    lines += table(*savings_table(rep))
     lines.append("")
     lines.append("Rates")
-    lines += table(
-        ["rate", "value", "count", "of", "what"],
-        [[r.name.replace("_", " "), pct(r.rate, 2), count(r.count), count(r.of), r.note] for r in rep.rates],
-    )
+    lines += table(*rates_table(rep))
     for dim in DIMENSIONS:
         lines.append("")
         lines.append(f"Spend by {dim}")
-        lines += table(
-            [dim, "requests", "spend", "share", "in tokens", "out tokens"],
-            [
-                [
-                    x.key,
-                    count(x.requests),
-                    money(x.cost_usd),
-                    pct(x.share),
-                    count(x.input_tokens),
-                    count(x.output_tokens),
-                ]
-                for x in rep.breakdowns[dim]
-            ],
-        )
+        lines += table(*breakdown_table(rep, dim))
     buckets, keys, cost = pivot(rep.series["route"], "cost_usd")
     _, _, reqs = pivot(rep.series["route"], "requests")
     lines.append("")
@@ -137,35 +169,14 @@ def render_text(rep: Report) -> str:
     lines.append("")
     lines.append(f"Heavy tail ({count(tl.priced)} requests with a cost)")
 
-    def routes(d: dict[str, dict[str, float]]) -> str:
-        return ", ".join(f"{k} {count(v['requests'])} ({money(v['cost_usd'])})" for k, v in d.items()) or "—"
-
-    lines += table(
-        ["slice", "requests", "share of spend", "routes taken"],
-        [
-            ["top 1%", count(tl.top1_requests), pct(tl.top1_share), routes(tl.top1_routes)],
-            ["top 10%", count(tl.top10_requests), pct(tl.top10_share), routes(tl.top10_routes)],
-        ],
-    )
+    lines += table(*tail_table(rep))
     q = rep.quality
     lines.append("")
     if q.requests:
         lines.append(
             f"Cost vs quality ({count(q.requests)} requests with {count(q.events)} feedback or implicit events)"
         )
-        rows = [
-            ["route " + p.label, count(p.requests), money(p.mean_cost_usd), f"{p.mean_value:.3f}"] for p in q.by_route
-        ]
-        rows += [
-            [
-                f"cost {p.label} ({money(p.cost_from_usd)}–{money(p.cost_to_usd)})",
-                count(p.requests),
-                money(p.mean_cost_usd),
-                f"{p.mean_value:.3f}",
-            ]
-            for p in q.by_cost
-        ]
-        lines += table(["group", "requests", "mean cost", "mean value (0..1)"], rows)
+        lines += table(*quality_table(rep))
     else:
         lines.append("Cost vs quality: no feedback in this window")
     lines.append("")
