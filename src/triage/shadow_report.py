@@ -648,9 +648,9 @@ def _write_json(path: Path, data: Any, out: TextIO) -> None:
 
 def _open_store(target: str) -> Any:
     """A directory of segments (DuckDB), ``chdb:DIR`` (in-process ClickHouse) or ``clickhouse://HOST/DB`` (a server)."""
-    from triage.store.query import open_store  # noqa: PLC0415  (DuckDB: only when a store is read)
+    from triage.store.query import REMOTE_PREFIXES, open_store  # noqa: PLC0415  (DuckDB: only when a store is read)
 
-    if not target.startswith(("chdb:", "clickhouse://", "clickhouses://")) and not Path(target).is_dir():
+    if not target.startswith(REMOTE_PREFIXES) and not Path(target).is_dir():
         raise ValueError(f"--store {target}: not a directory")
     return open_store(target)
 

@@ -28,10 +28,10 @@ from triage.errors import ConfigError
 from triage.report import drift as dr
 from triage.report.build import Report, build_report
 from triage.report.sql import Window
+from triage.store.query import REMOTE_PREFIXES
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 LOCAL_STORE = ".run/store"  # where `make run`'s stack keeps its store
-REMOTE_PREFIXES = ("chdb:", "clickhouse://", "clickhouses://")  # stores that are not a local directory
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 

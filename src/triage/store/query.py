@@ -201,12 +201,16 @@ class Store:
         self._db.close()
 
 
+CLICKHOUSE_SCHEMES = ("clickhouse://", "clickhouses://")  # a ClickHouse server, over HTTP (or HTTPS)
+REMOTE_PREFIXES = ("chdb:", *CLICKHOUSE_SCHEMES)  # stores ``open_store`` opens that are not a local directory
+
+
 def open_store(target: str | Path) -> StoreReader:
     """The store at ``target``: a directory of segments (DuckDB); ``chdb:DIR`` — a chdb (in-process ClickHouse)
     database holding the Collector's ``otel_logs`` table (``triage.store.clickhouse``); or
     ``clickhouse://HOST[:PORT]/DATABASE`` (``clickhouses://`` for TLS) — a ClickHouse server's views, over HTTP."""
     text = str(target)
-    if text.startswith(("clickhouse://", "clickhouses://")):
+    if text.startswith(CLICKHOUSE_SCHEMES):
         from triage.store.clickhouse_http import ClickHouseHttpStore  # noqa: PLC0415
 
         return ClickHouseHttpStore(text)
